@@ -1,0 +1,259 @@
+// Package storage defines everything qrid keeps: the Storage interface, the plain value
+// structs it stores, and the two sentinel errors every backend returns.
+//
+// The shape follows dex: one interface, a regular verb grid (Create, Get, List, Update,
+// Delete) and GarbageCollect. Conditional changes are single calls that either succeed
+// or return ErrConflict (DeactivateTokenSession, CreateSigningKey, RotateSigningKey), or
+// compare-and-swap closures (UpdateClient) that a SQL backend runs inside a
+// transaction. A backend never decides in Go what a single conditional statement can
+// decide in the database.
+//
+// Storage knows nothing of HTTP nor of fosite: the provider serialises fosite requests
+// into TokenSession.Request and keeps secrets only as digests (Client.SecretDigest,
+// BrowserSession.ID, TokenSession.Signature are all keyed digests or HMAC signatures).
+//
+// Backends live in sibling packages (memory, postgres) and must pass the conformance
+// suite in storage/storagetest.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when the requested object does not exist (or has expired
+	// and is no longer served).
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict is returned when a create collides with an existing object, or when
+	// a conditional update finds the object no longer in the expected state.
+	ErrConflict = errors.New("storage: conflict")
+)
+
+// Storage is what qrid needs from a backend.
+type Storage interface {
+	ClientStore
+	UserStore
+	SigningKeyStore
+	TokenSessionStore
+	ConsentStore
+	BrowserSessionStore
+	Transactor
+
+	// GarbageCollect deletes rows that have expired at now: token sessions,
+	// browser sessions and retired signing keys whose ExpiresAt has passed.
+	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
+	// Ping reports whether the backend is reachable (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// GCResult counts what GarbageCollect removed.
+type GCResult struct {
+	TokenSessions   int64
+	BrowserSessions int64
+	SigningKeys     int64
+}
+
+// Transactor groups several calls into one atomic unit. BeginTX returns a context
+// that carries the transaction; every call made with that context joins it until
+// Commit or Rollback is called with the same context. The method names are those of
+// fosite's storage.Transactional so fosite's multi-step writes (refresh rotation,
+// code exchange) are atomic.
+//
+// Transactions do not nest: BeginTX on a context that already carries one returns an
+// error.
+type Transactor interface {
+	BeginTX(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Client is a registered OAuth 2.0 client (RFC 7591 metadata plus qrid's own).
+type Client struct {
+	ID string
+	// SecretDigest is the keyed digest of the client secret; empty for public
+	// clients (token_endpoint_auth_method "none").
+	SecretDigest            []byte
+	Name                    string
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	GrantTypes              []string
+	ResponseTypes           []string
+	Scopes                  []string
+	TokenEndpointAuthMethod string
+	LogoURI                 string
+	ClientURI               string
+	// IDTokenSignedResponseAlg is "ES256" (the default when empty) or "RS256".
+	IDTokenSignedResponseAlg string
+	// FirstParty clients skip the consent page and number matching.
+	FirstParty bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ClientStore keeps registered clients.
+type ClientStore interface {
+	// CreateClient stores c; ErrConflict if a client with c.ID exists.
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns all clients ordered by CreatedAt, then ID.
+	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient reads the client, calls update and stores what it returns, all
+	// atomically. An error from update is returned unchanged and nothing is stored.
+	// The ID and CreatedAt cannot be changed by update.
+	UpdateClient(ctx context.Context, id string, update func(old Client) (Client, error)) (Client, error)
+	// DeleteClient removes the client together with its token sessions and consents.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// User is a person who can sign in.
+type User struct {
+	// ID is the stable subject identifier (the ID token's sub).
+	ID       string
+	Username string
+	// PasswordHash is an argon2id hash in PHC string format.
+	PasswordHash string
+	Name         string
+	Email        string
+	CreatedAt    time.Time
+}
+
+// UserStore keeps users.
+type UserStore interface {
+	// CreateUser stores u; ErrConflict if the ID or the username is taken.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername matches the username exactly (usernames are stored as given;
+	// the caller normalises them before creating and looking up).
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// ListUsers returns all users ordered by CreatedAt, then ID.
+	ListUsers(ctx context.Context) ([]User, error)
+	// DeleteUser removes the user with their consents, browser sessions and token
+	// sessions.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// SigningKey is an ID token signing key. The private key is only ever stored sealed.
+type SigningKey struct {
+	// ID is the JWK kid.
+	ID string
+	// Algorithm is "ES256" or "RS256".
+	Algorithm string
+	// PrivateKeySealed is the PKCS#8 DER private key sealed with AES-256-GCM under a
+	// key derived from the system secret.
+	PrivateKeySealed []byte
+	// PublicKeyJWK is the public JWK as JSON, served in the JWKS without unsealing.
+	PublicKeyJWK []byte
+	CreatedAt    time.Time
+	// RetiredAt is zero while the key is the active key for its algorithm.
+	RetiredAt time.Time
+	// ExpiresAt is zero while active; once retired it is when the last token the key
+	// signed expires, after which the key leaves the JWKS and is collected.
+	ExpiresAt time.Time
+}
+
+// Active reports whether k is the active key of its algorithm.
+func (k SigningKey) Active() bool { return k.RetiredAt.IsZero() }
+
+// SigningKeyStore keeps signing keys.
+type SigningKeyStore interface {
+	// CreateSigningKey stores an active key; ErrConflict if an active key for the same
+	// algorithm exists already (two nodes starting together: the loser reloads).
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns every stored key, newest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// RotateSigningKey atomically retires the active key of next.Algorithm (setting
+	// RetiredAt to now and ExpiresAt to keepUntil) and stores next as the active key.
+	// With no active key of that algorithm it simply stores next.
+	RotateSigningKey(ctx context.Context, next SigningKey, now, keepUntil time.Time) error
+}
+
+// TokenKind says what a TokenSession stands for.
+type TokenKind string
+
+// The token kinds fosite stores.
+const (
+	KindAuthorizeCode TokenKind = "authorize_code"
+	KindAccessToken   TokenKind = "access_token"
+	KindRefreshToken  TokenKind = "refresh_token"
+	KindPKCE          TokenKind = "pkce"
+	KindOpenIDConnect TokenKind = "oidc"
+)
+
+// TokenSession is a stored grant: an authorization code, access token, refresh token,
+// PKCE or OpenID Connect request, looked up by the token's HMAC signature.
+type TokenSession struct {
+	Kind      TokenKind
+	Signature string
+	// RequestID ties together every token of one grant (a refresh chain keeps the
+	// request ID of the original code exchange).
+	RequestID string
+	ClientID  string
+	Subject   string
+	// Active is false once an authorization code was exchanged or a refresh token
+	// rotated; the row stays so that reuse can be detected.
+	Active bool
+	// Request is the serialised request (scopes, form, session), opaque to storage.
+	Request   []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// TokenSessionStore keeps token sessions.
+type TokenSessionStore interface {
+	// CreateTokenSession stores s; ErrConflict if (Kind, Signature) exists.
+	CreateTokenSession(ctx context.Context, s TokenSession) error
+	// GetTokenSession returns the session, active or not.
+	GetTokenSession(ctx context.Context, kind TokenKind, signature string) (TokenSession, error)
+	// DeleteTokenSession removes one session; ErrNotFound if it does not exist.
+	DeleteTokenSession(ctx context.Context, kind TokenKind, signature string) error
+	// DeactivateTokenSession marks an active session inactive in one conditional
+	// step: ErrNotFound if it does not exist, ErrConflict if it was already
+	// inactive. Of two concurrent calls exactly one succeeds.
+	DeactivateTokenSession(ctx context.Context, kind TokenKind, signature string) error
+	// DeleteTokenSessionsByRequestID removes every session of kind that belongs to
+	// requestID (revoking a whole refresh chain). No sessions is not an error.
+	DeleteTokenSessionsByRequestID(ctx context.Context, kind TokenKind, requestID string) error
+}
+
+// Consent is what a user allowed a client, remembered so they are not asked again.
+type Consent struct {
+	Subject   string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// ConsentStore keeps consents, one per (subject, client).
+type ConsentStore interface {
+	// SaveConsent creates or replaces the consent of (c.Subject, c.ClientID).
+	SaveConsent(ctx context.Context, c Consent) error
+	GetConsent(ctx context.Context, subject, clientID string) (Consent, error)
+	DeleteConsent(ctx context.Context, subject, clientID string) error
+}
+
+// BrowserSession is the single sign-on session behind qrid's session cookie.
+type BrowserSession struct {
+	// ID is the keyed digest of the cookie value; the cookie value itself is never
+	// stored.
+	ID       string
+	Subject  string
+	AuthTime time.Time
+	// AMR lists the authentication methods used (RFC 8176), e.g. "pwd" or "qr".
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// BrowserSessionStore keeps SSO sessions.
+type BrowserSessionStore interface {
+	// CreateBrowserSession stores s; ErrConflict if s.ID exists.
+	CreateBrowserSession(ctx context.Context, s BrowserSession) error
+	// GetBrowserSession returns the session, expired or not (the caller compares
+	// ExpiresAt with its clock); ErrNotFound when missing.
+	GetBrowserSession(ctx context.Context, id string) (BrowserSession, error)
+	DeleteBrowserSession(ctx context.Context, id string) error
+}
