@@ -1,0 +1,46 @@
+// Package postgres is qrid's PostgreSQL backend of storage.Storage, built on pgx/v5
+// (pgxpool) with the schema in package migrations, run by jackc/tern.
+//
+// Design:
+//
+//   - Conditional changes are decided by the database, never read-then-written in Go.
+//     DeactivateTokenSession is a single UPDATE ... WHERE active whose statement also
+//     tells a missing row (ErrNotFound) from an inactive one (ErrConflict); of two
+//     concurrent calls the row lock lets exactly one through. CreateSigningKey relies
+//     on a partial unique index (one row per algorithm WHERE retired_at IS NULL).
+//     UpdateClient runs SELECT ... FOR UPDATE, the caller's function and the UPDATE in
+//     one transaction. RotateSigningKey locks the signing_keys table against other
+//     writers (readers are not blocked), retires the active key and inserts the next
+//     one in one transaction, so concurrent rotations queue instead of failing.
+//     DeleteUser removes the user and the user's token sessions in one statement
+//     (token sessions have no foreign key on subject, because a client_credentials
+//     token's subject is a client); every other cascade is a foreign key.
+//
+//   - Errors go through one translator: pgx.ErrNoRows becomes storage.ErrNotFound, a
+//     unique violation (SQLSTATE 23505) storage.ErrConflict, and a foreign key
+//     violation (23503) storage.ErrNotFound, because it means the row refers to a
+//     client or user that does not exist (a token session for an unknown client, a
+//     consent for an unknown user). Error messages are never inspected. Deleting a row
+//     that does not exist is ErrNotFound.
+//
+//   - Transactions follow fosite's storage.Transactional: BeginTX returns a context
+//     carrying a pgx.Tx and every method called with that context runs on it. Methods
+//     that need several statements (UpdateClient, RotateSigningKey) run in a savepoint
+//     of the caller's transaction when there is one, otherwise in their own. A failed
+//     statement aborts the caller's transaction, as PostgreSQL always does: after an
+//     error the caller rolls back. Rollback after Commit is a no-op, so a deferred
+//     Rollback is always safe. Like the connection under it, a transaction runs one
+//     statement at a time: its context is not for concurrent use.
+//
+//   - Times are written as instants and returned in UTC, at PostgreSQL's microsecond
+//     precision. Unset optional times (a signing key's RetiredAt and ExpiresAt) are
+//     NULL. Empty lists and byte strings are stored empty and returned as nil.
+//
+//   - Migrate runs tern under a PostgreSQL advisory lock, so nodes starting together
+//     migrate once; tern's version table is schema_version in the connection's current
+//     schema, so a search_path (for instance search_path=qrid in the URL's query)
+//     selects where qrid's tables live.
+//
+// testing.go holds test support for every package's tests (a fresh, migrated schema
+// per store); it is not used by the server.
+package postgres

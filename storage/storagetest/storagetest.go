@@ -1,0 +1,80 @@
+// Package storagetest is the conformance suite every storage backend must pass. It
+// owns the executable specification of storage.Storage: each subtest is named after
+// the behaviour it checks ("clients/create_duplicate_conflicts") and says exactly
+// where the contract demands ErrNotFound or ErrConflict, how lists are ordered, what
+// cascades, what a transaction keeps or discards, and which conditional changes have
+// exactly one winner under concurrency.
+//
+// Decisions the suite pins down where storage.go is terse:
+//   - Deleting a single object that does not exist (client, user, consent, browser
+//     session, token session) is ErrNotFound; DeleteTokenSessionsByRequestID with
+//     nothing to delete is not an error.
+//   - Values round-trip field by field, byte slices byte for byte (they are opaque
+//     to storage). Times are compared as instants to the microsecond (what
+//     PostgreSQL keeps), whatever the location they were given in; nil and empty
+//     slices are equal.
+//   - UpdateClient silently keeps the stored ID and CreatedAt whatever update
+//     returns, and returns the client as stored.
+//   - RotateSigningKey with the ID of a stored key is ErrConflict and changes nothing.
+//     Under concurrency a rotation may lose with ErrConflict, but the store always
+//     ends with exactly one active key per algorithm.
+//   - GarbageCollect(now) removes rows whose ExpiresAt is strictly before now.
+//   - Inside a transaction, a loser of a conditional change sees ErrConflict.
+//
+// Every subtest runs in parallel with the others on its own store from newStore, and
+// creates the client and user that its token sessions, consents and browser sessions
+// refer to, so a backend may enforce those references.
+package storagetest
+
+import (
+	"testing"
+
+	"github.com/qrid/qrid/storage"
+)
+
+// scenario is one behaviour of the contract, checked on a fresh, empty store.
+type scenario struct {
+	name string
+	run  func(t *testing.T, s storage.Storage)
+}
+
+// Run checks every behaviour of storage.Storage. newStore must return a fresh,
+// empty store each time it is called and release it when t ends.
+func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
+	groups := []struct {
+		name      string
+		scenarios []scenario
+	}{
+		{"clients", clientScenarios()},
+		{"users", userScenarios()},
+		{"signing_keys", signingKeyScenarios()},
+		{"tokens", tokenSessionScenarios()},
+		{"consents", consentScenarios()},
+		{"browser_sessions", browserSessionScenarios()},
+		{"gc", garbageCollectionScenarios()},
+		{"transactions", transactionScenarios()},
+		{"concurrency", concurrencyScenarios()},
+		{"store", storeScenarios()},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			for _, sc := range g.scenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					t.Parallel()
+					sc.run(t, newStore(t))
+				})
+			}
+		})
+	}
+}
+
+func storeScenarios() []scenario {
+	return []scenario{
+		{"ping_succeeds", func(t *testing.T, s storage.Storage) {
+			if err := s.Ping(t.Context()); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+		}},
+	}
+}
