@@ -177,7 +177,6 @@ func (p *Provider) idSession(user storage.User, sess *storage.BrowserSession, re
 	s.Username = user.Username
 	c := s.Claims
 	c.Subject = user.ID
-	c.Issuer = p.cfg.Issuer
 	c.AuthTime = sess.AuthTime.UTC().Truncate(time.Second)
 	c.RequestedAt = requestedAt
 	c.AuthenticationMethodsReferences = sess.AMR
@@ -386,5 +385,9 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	} else if rfc.DescriptionField != "" {
 		msg = rfc.DescriptionField
 	}
-	p.renderError(w, r, rfc.CodeField, "This sign-in request cannot be completed", msg, rfc.ErrorField)
+	status := http.StatusBadRequest
+	if rfc.CodeField >= 500 {
+		status = rfc.CodeField
+	}
+	p.renderError(w, r, status, "This sign-in request cannot be completed", msg, rfc.ErrorField)
 }

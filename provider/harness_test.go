@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -73,12 +74,25 @@ func newEnv(t *testing.T, store storage.Storage) *env {
 }
 
 func newEnvWithSecret(t *testing.T, store storage.Storage, secret []byte) *env {
+	return newEnvAt(t, store, secret, "127.0.0.1:0")
+}
+
+// newEnvAt starts qrid listening on addr (a restarted node keeps its address, and so
+// its issuer).
+func newEnvAt(t *testing.T, store storage.Storage, secret []byte, addr string) *env {
 	t.Helper()
 	e := &env{t: t, store: store, secret: secret}
 	var handler atomic.Value
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handler.Load().(http.Handler).ServeHTTP(w, r)
 	}))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	e.srv.Listener.Close()
+	e.srv.Listener = l
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	e.issuer = e.srv.URL
 	p, err := provider.New(context.Background(), provider.Config{
@@ -242,7 +256,14 @@ func callback(t testing.TB, resp *http.Response) url.Values {
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != callbackURL {
 		t.Fatalf("redirected to %s, want %s", got, callbackURL)
 	}
-	return loc.Query()
+	q := loc.Query()
+	// Errors about the response mode itself come back in the mode asked for.
+	if frag, err := url.ParseQuery(loc.Fragment); err == nil {
+		for k, v := range frag {
+			q[k] = v
+		}
+	}
+	return q
 }
 
 // signIn drives the login page (and the consent page when shown, approving it) from

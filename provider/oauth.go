@@ -174,7 +174,9 @@ func (s *idTokenStrategy) GenerateIDToken(ctx context.Context, lifespan time.Dur
 	headers := sess.IDTokenHeaders()
 	headers.Add("kid", key.ID)
 	headers.Add("alg", alg)
-	// A refreshed ID token gets a fresh expiry (OIDC Core §12.2).
+	// A refreshed ID token gets a fresh expiry (OIDC Core §12.2) and the issuer
+	// configured now, not the one stored with the grant.
 	sess.IDTokenClaims().ExpiresAt = time.Time{}
+	sess.IDTokenClaims().Issuer = ""
 	return s.inner.GenerateIDToken(context.WithValue(ctx, signingKeyContextKey{}, key), lifespan, requester)
 }

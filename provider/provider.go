@@ -209,7 +209,8 @@ func (p *Provider) RunGarbageCollector(ctx context.Context, every time.Duration)
 }
 
 func (p *Provider) routes() http.Handler {
-	r := mux.NewRouter()
+	// Paths are matched as sent: no redirects to cleaned paths.
+	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})

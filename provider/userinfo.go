@@ -20,8 +20,9 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_request", "An access token is required.")
 		return
 	}
-	_, ar, err := p.oauth2.IntrospectToken(ctx, token, fosite.AccessToken, newSession())
-	if err != nil {
+	use, ar, err := p.oauth2.IntrospectToken(ctx, token, fosite.AccessToken, newSession())
+	// fosite treats the token use as a hint and would accept a refresh token here.
+	if err != nil || use != fosite.AccessToken {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="qrid", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
 		return

@@ -88,10 +88,12 @@ func TestDevBanner(t *testing.T) {
 	}
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening listener=(public|admin) addr=(\S+)`)
+var (
+	listeningRE = regexp.MustCompile(`msg=listening listener=(public|admin) addr=(\S+)`)
+	exportRE    = regexp.MustCompile(`export QRID_ENDPOINT=(\S+) QRID_ADMIN_TOKEN=(\S+)`)
+)
 
 func TestServeDevStartsAndStops(t *testing.T) {
-	// SKIPMARK
 	t.Parallel()
 
 	stdout, stderr := newSyncBuffer(), newSyncBuffer()
@@ -110,7 +112,27 @@ func TestServeDevStartsAndStops(t *testing.T) {
 	for _, m := range listeningRE.FindAllStringSubmatch(logs, -1) {
 		addrs[m[1]] = m[2]
 	}
-	stdout.waitFor(t, 10*time.Second, "the dev banner", func(s string) bool { return strings.Contains(s, "password=") })
+	banner := stdout.waitFor(t, 10*time.Second, "the dev banner", func(s string) bool { return exportRE.MatchString(s) })
+	exported := exportRE.FindStringSubmatch(banner)
+	if exported[1] != "http://"+addrs["admin"] {
+		t.Errorf("banner endpoint %s, want the admin listener %s", exported[1], addrs["admin"])
+	}
+	env := map[string]string{"QRID_ENDPOINT": exported[1], "QRID_ADMIN_TOKEN": exported[2]}
+
+	// The admin commands work against the real admin API with what the banner says.
+	if r := runQrid(t, env, "", "clients", "get", "demo"); r.code != 0 || !strings.Contains(r.stdout, `"client_name": "qrid demo site"`) {
+		t.Errorf("clients get demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runQrid(t, env, "a long enough password\n", "users", "create", "--username", "alice"); r.code != 0 || !strings.Contains(r.stdout, `"username": "alice"`) {
+		t.Errorf("users create: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runQrid(t, env, "", "clients", "get", "nope"); r.code != 1 || !strings.Contains(r.stderr, "(not_found, HTTP 404)") {
+		t.Errorf("clients get nope: exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	env["QRID_ADMIN_TOKEN"] = "wrong"
+	if r := runQrid(t, env, "", "keys", "list"); r.code != 1 || !strings.Contains(r.stderr, "HTTP 401)") {
+		t.Errorf("keys list with a wrong token: exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Get("http://" + addrs["public"] + "/healthz")

@@ -66,7 +66,7 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.adminToken, "admin-token", "", "bearer token of the admin API (random and printed with --dev)")
 	f.StringVar(&cfg.databaseURL, "database-url", "", "PostgreSQL URL (empty: in-memory store)")
 	f.StringVar(&cfg.secret, "secret", "", "system secret, 32 bytes or more, used as given (random with --dev)")
-	f.BoolVar(&cfg.dev, "dev", false, "development mode: allow http, seed a demo client and user, mount the demo pages")
+	f.BoolVar(&cfg.dev, "dev", false, "development mode: allow http, make up a secret and admin token, seed a demo client and user")
 	f.DurationVar(&cfg.qrTTL, "qr-ttl", 5*time.Minute, "lifetime of a QR session")
 	f.DurationVar(&cfg.qrInterval, "qr-interval", 5*time.Second, "polling interval announced to device-flow clients")
 	f.BoolVar(&cfg.noMigrate, "no-migrate", false, "do not apply database migrations on start")
