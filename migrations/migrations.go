@@ -17,6 +17,9 @@
 //     Token sessions carry no foreign key on subject because a client_credentials
 //     token's subject is a client, not a user; deleting a user removes the user's
 //     token sessions in the same statement that removes the user.
+//   - QR sessions cascade with their client and devices with their user. The
+//     digest columns of QR sessions hold the empty string for "none" and are unique
+//     only among non-empty values (partial unique indexes).
 //   - One active signing key per algorithm is guaranteed by a partial unique index
 //     (WHERE retired_at IS NULL), so two nodes creating a first key at once cannot
 //     both win.

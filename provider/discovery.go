@@ -28,7 +28,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
 		"code_challenge_methods_supported":              []string{"S256"},
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid",
-			"at_hash", "name", "preferred_username", "email"},
+			"at_hash", "name", "preferred_username", "email", "email_verified", "qrid_device"},
 		"prompt_values_supported":         []string{"none", "login", "consent"},
 		"claims_parameter_supported":      false,
 		"request_parameter_supported":     false,

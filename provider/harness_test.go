@@ -80,6 +80,11 @@ func newEnvWithSecret(t *testing.T, store storage.Storage, secret []byte) *env {
 // newEnvAt starts qrid listening on addr (a restarted node keeps its address, and so
 // its issuer).
 func newEnvAt(t *testing.T, store storage.Storage, secret []byte, addr string) *env {
+	return newEnvConfig(t, store, secret, addr, func(*provider.Config) {})
+}
+
+// newEnvConfig starts qrid with a configuration adjusted by tune.
+func newEnvConfig(t *testing.T, store storage.Storage, secret []byte, addr string, tune func(*provider.Config)) *env {
 	t.Helper()
 	e := &env{t: t, store: store, secret: secret}
 	var handler atomic.Value
@@ -95,16 +100,19 @@ func newEnvAt(t *testing.T, store storage.Storage, secret []byte, addr string) *
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	e.issuer = e.srv.URL
-	p, err := provider.New(context.Background(), provider.Config{
+	cfg := provider.Config{
 		Issuer:     e.issuer,
 		Dev:        true,
 		Secret:     secret,
 		AdminToken: "admin-token",
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, store)
+	}
+	tune(&cfg)
+	p, err := provider.New(context.Background(), cfg, store)
 	if err != nil {
 		t.Fatalf("provider.New: %v", err)
 	}
+	t.Cleanup(p.Close)
 	e.p = p
 	handler.Store(p.PublicHandler())
 	return e

@@ -67,6 +67,7 @@ func TestTwoNodesOneDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
+		t.Cleanup(p.Close)
 		ps[i], nodes[i] = p, p.PublicHandler()
 	}
 	// Both nodes started on an empty database at once would race to create keys;

@@ -44,7 +44,7 @@ func newSession() *openid.DefaultSession {
 // composeOAuth2 builds the fosite provider: authorization code with PKCE (S256 only,
 // required of public clients), refresh tokens with rotation, client credentials,
 // OpenID Connect, introspection and revocation.
-func composeOAuth2(cfg Config, store *fositestore.Store, signer *keySigner, hasher fosite.Hasher) (fosite.OAuth2Provider, error) {
+func composeOAuth2(cfg Config, store *fositestore.Store, signer *keySigner, hasher fosite.Hasher, extra ...compose.Factory) (fosite.OAuth2Provider, error) {
 	globalSecret, err := hkdf.Key(sha256.New, cfg.Secret, nil, "qrid fosite hmac", 32)
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func composeOAuth2(cfg Config, store *fositestore.Store, signer *keySigner, hash
 		OpenIDConnectTokenStrategy: &idTokenStrategy{inner: compose.NewOpenIDConnectStrategy(signer.defaultKey, fc), signer: signer},
 		Signer:                     signer,
 	}
-	return compose.Compose(fc, store, strategy,
+	factories := append([]compose.Factory{
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
@@ -84,7 +84,8 @@ func composeOAuth2(cfg Config, store *fositestore.Store, signer *keySigner, hash
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
-	), nil
+	}, extra...)
+	return compose.Compose(fc, store, strategy, factories...), nil
 }
 
 // signingKeyContextKey carries the key chosen for one ID token from idTokenStrategy

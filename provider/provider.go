@@ -26,16 +26,21 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/admin"
 	"github.com/qrid/qrid/provider/digest"
 	"github.com/qrid/qrid/provider/fositestore"
 	"github.com/qrid/qrid/provider/keys"
+	"github.com/qrid/qrid/provider/mobile"
+	"github.com/qrid/qrid/provider/qrweb"
+	"github.com/qrid/qrid/provider/ratelimit"
 	"github.com/qrid/qrid/storage"
 	"github.com/qrid/qrid/templates"
 )
@@ -78,6 +83,14 @@ type Provider struct {
 	digests  digests
 	public   http.Handler
 	adminAPI http.Handler
+	qr       *qr.Service
+	hub      *qr.Hub
+	// userCodeLimiter limits user codes typed on /device per IP address (RFC 8628
+	// §5.1: the user code is short and must not be brute-forced).
+	userCodeLimiter *ratelimit.Limiter
+	// stop ends the background work New started (the QR change listener).
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // digests are the keyed digests the provider computes, one per purpose.
@@ -87,6 +100,10 @@ type digests struct {
 	sid          *digest.Keyed
 	csrf         *digest.Keyed
 	authz        *digest.Keyed
+	deviceCode   *digest.Keyed
+	userCode     *digest.Keyed
+	confirmToken *digest.Keyed
+	deviceToken  *digest.Keyed
 }
 
 // New builds a provider on store and makes sure signing keys exist.
@@ -119,6 +136,10 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		{&p.digests.sid, "sid"},
 		{&p.digests.csrf, "csrf"},
 		{&p.digests.authz, "authz"},
+		{&p.digests.deviceCode, "device-code"},
+		{&p.digests.userCode, "user-code"},
+		{&p.digests.confirmToken, "confirm-token"},
+		{&p.digests.deviceToken, "device-token"},
 	} {
 		if *d.dst, err = digest.New(cfg.Secret, d.purpose); err != nil {
 			return nil, err
@@ -131,8 +152,23 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 	if err := p.keys.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	p.userCodeLimiter = ratelimit.New(ratelimit.Limit{Every: 6 * time.Second, Burst: 10}, 0)
+	p.hub = qr.NewHub()
+	p.qr, err = qr.NewService(store, p.hub, qr.Config{
+		Issuer:        cfg.Issuer,
+		TTL:           cfg.QRTTL,
+		Interval:      cfg.QRInterval,
+		DeviceCodes:   p.digests.deviceCode.String,
+		UserCodes:     p.digests.userCode.String,
+		ConfirmTokens: p.digests.confirmToken.String,
+		Now:           p.now,
+	})
+	if err != nil {
+		return nil, err
+	}
 	fstore := fositestore.New(store, func() fosite.Session { return newSession() }, refreshTokenLifespan)
-	p.oauth2, err = composeOAuth2(cfg, fstore, &keySigner{keys: p.keys}, fositestore.SecretHasher{Digest: p.digests.clientSecret})
+	p.oauth2, err = composeOAuth2(cfg, fstore, &keySigner{keys: p.keys}, fositestore.SecretHasher{Digest: p.digests.clientSecret},
+		qr.Factory(p.qr, fstore, p.qrIDSession))
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +177,63 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		return nil, fmt.Errorf("templates: %w", err)
 	}
 	p.metrics = newMetrics(prometheus.NewRegistry())
+	p.metrics.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "qrid_qr_held_polls", Help: "Token long-polls being held right now."},
+			func() float64 { return float64(p.qr.HeldPolls()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "qrid_qr_hub_sessions", Help: "QR sessions this node's hub tracks."},
+			func() float64 { return float64(p.hub.Len()) }),
+	)
 	p.admin = &admin.Service{Store: store, Keys: p.keys, ClientSecrets: p.digests.clientSecret, Dev: cfg.Dev, Now: p.now}
 	p.public = p.routes()
 	p.adminAPI = admin.NewHandler(p.admin, cfg.AdminToken, p.log.With("listener", "admin"))
+	if err := p.startQRListener(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// startQRListener feeds the store's QR change notifications (every node's changes)
+// into the hub, and waits until it listens so that no change made after New returns
+// is missed.
+func (p *Provider) startQRListener() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop, p.done = cancel, make(chan struct{})
+	notifier, ok := p.store.(storage.QRNotifier)
+	if !ok {
+		close(p.done)
+		return nil
+	}
+	ready := make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer close(p.done)
+		err := notifier.ListenQR(ctx, func() { once.Do(func() { close(ready) }) }, p.hub.Reset, p.hub.Announce)
+		if err != nil && ctx.Err() == nil {
+			p.log.Error("QR change listener stopped", "err", err)
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case <-p.done:
+		return errors.New("provider: the QR change listener could not start")
+	case <-time.After(30 * time.Second):
+		cancel()
+		return errors.New("provider: the QR change listener did not start within 30 seconds")
+	}
+}
+
+// HeldPolls is the number of token long-polls being held right now.
+func (p *Provider) HeldPolls() int64 { return p.qr.HeldPolls() }
+
+// Drain makes held long-polls answer at once; call it when the server starts
+// shutting down (http.Server.RegisterOnShutdown).
+func (p *Provider) Drain() { p.qr.Drain() }
+
+// Close stops the provider's background work. It does not close the store.
+func (p *Provider) Close() {
+	p.stop()
+	<-p.done
 }
 
 func (cfg Config) validate() error {
@@ -193,6 +282,7 @@ func (p *Provider) RunGarbageCollector(ctx context.Context, every time.Duration)
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			p.hub.Sweep(p.now().Add(-time.Minute))
 			res, err := p.store.GarbageCollect(ctx, p.now())
 			if err != nil {
 				if ctx.Err() == nil {
@@ -226,6 +316,10 @@ func (p *Provider) routes() http.Handler {
 	handle("/login", "login", p.login, http.MethodPost)
 	handle("/consent", "consent", p.consent, http.MethodPost)
 	handle("/oauth2/token", "token", p.token, http.MethodPost)
+	handle("/oauth2/device/auth", "device_authorization", p.deviceAuthorization, http.MethodPost)
+	handle("/device", "device_page", p.devicePage, http.MethodGet)
+	handle("/device", "device_submit", p.deviceSubmit, http.MethodPost)
+	handle("/device/confirm", "device_confirm", p.deviceConfirm, http.MethodPost)
 	handle("/oauth2/introspect", "introspect", p.introspect, http.MethodPost)
 	handle("/oauth2/revoke", "revoke", p.revoke, http.MethodPost)
 	handle("/userinfo", "userinfo", p.userinfo, http.MethodGet, http.MethodPost)
@@ -233,6 +327,11 @@ func (p *Provider) routes() http.Handler {
 	handle("/healthz", "healthz", p.healthz, http.MethodGet, http.MethodHead)
 	handle("/readyz", "readyz", p.readyz, http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", p.metrics.handler()).Methods(http.MethodGet)
+	(&qrweb.Handler{QR: p.qr, Issuer: p.cfg.Issuer, Now: p.now, Logger: p.log, Instrument: p.metrics.instrument}).Mount(r)
+	(&mobile.Handler{
+		Store: p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,
+		Logger: p.log.With("api", "mobile"),
+	}).Mount(r)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler())).Methods(http.MethodGet, http.MethodHead)
 	return p.recoverer(securityHeaders(r))
 }

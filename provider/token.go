@@ -1,11 +1,14 @@
 package provider
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/qrid/qrid/grants/qr"
 )
 
 // token serves POST /oauth2/token (RFC 6749 §3.2): authorization_code (with PKCE),
@@ -20,6 +23,14 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	session := newSession()
 	ar, err := p.oauth2.NewAccessRequest(ctx, r, session)
 	if err != nil {
+		var poll *qr.PollError
+		if errors.As(err, &poll) {
+			writePollError(w, poll)
+			return
+		}
+		if ctx.Err() != nil {
+			return // the client went away during a long-poll
+		}
 		p.logOAuthError("token request refused", err)
 		p.oauth2.WriteAccessError(ctx, w, ar, err)
 		return
@@ -44,8 +55,22 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 
+// writePollError writes a device_code poll answer: RFC 6749 §5.2 JSON plus qrid's
+// qr_status extension (and interval on slow_down).
+func writePollError(w http.ResponseWriter, e *qr.PollError) {
+	body := map[string]any{"error": e.RFC.ErrorField, "error_description": e.RFC.GetDescription()}
+	if e.QRStatus != "" {
+		body["qr_status"] = e.QRStatus
+	}
+	if e.Interval > 0 {
+		body["interval"] = e.Interval
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, e.RFC.CodeField, body)
+}
+
 // grantTypes are the grant types the token endpoint serves.
-var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials", qr.GrantTypeDeviceCode}
 
 // checkTokenForm refuses what fosite would not name precisely: a body that is not a
 // form, a repeated parameter (RFC 6749 §3.2: "MUST NOT be included more than once")

@@ -39,10 +39,14 @@ type Storage interface {
 	TokenSessionStore
 	ConsentStore
 	BrowserSessionStore
+	QRSessionStore
+	DeviceStore
 	Transactor
 
 	// GarbageCollect deletes rows that have expired at now: token sessions,
-	// browser sessions and retired signing keys whose ExpiresAt has passed.
+	// browser sessions and retired signing keys whose ExpiresAt has passed, and QR
+	// sessions whose ExpiresAt is more than QRSessionRetention in the past (kept a
+	// while so a late poll is told expired_token rather than invalid_grant).
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 	// Ping reports whether the backend is reachable (readiness).
 	Ping(ctx context.Context) error
@@ -55,6 +59,7 @@ type GCResult struct {
 	TokenSessions   int64
 	BrowserSessions int64
 	SigningKeys     int64
+	QRSessions      int64
 }
 
 // Transactor groups several calls into one atomic unit. BeginTX returns a context
@@ -256,4 +261,141 @@ type BrowserSessionStore interface {
 	// ExpiresAt with its clock); ErrNotFound when missing.
 	GetBrowserSession(ctx context.Context, id string) (BrowserSession, error)
 	DeleteBrowserSession(ctx context.Context, id string) error
+}
+
+// QRSessionRetention is how long an expired QR session is kept before
+// GarbageCollect removes it.
+const QRSessionRetention = time.Hour
+
+// QRState is where a QR session is in its life (DESIGN §4). Expiry is not a stored
+// state: a session whose ExpiresAt has passed is expired whatever State says, unless it
+// was consumed.
+type QRState string
+
+// The QR session states.
+const (
+	QRPending  QRState = "pending"
+	QRScanned  QRState = "scanned"
+	QRApproved QRState = "approved"
+	QRConsumed QRState = "consumed"
+	QRDenied   QRState = "denied"
+)
+
+// QRSession is one QR sign-in: created by a device authorization (or the login page),
+// bound to an account and a device when scanned, decided on the phone, consumed when
+// the tokens are delivered.
+type QRSession struct {
+	// ID is the qr_id: 128-bit random, public, in the QR code.
+	ID string
+	// Kind is "device" (RFC 8628 clients) or "web" (the login page).
+	Kind string
+	// DeviceCodeDigest and UserCodeDigest are keyed digests (lookup keys; the codes
+	// themselves are never stored). UserCodeDigest is unique among sessions.
+	DeviceCodeDigest string
+	UserCodeDigest   string
+	ClientID         string
+	Scopes           []string
+	State            QRState
+	// MatchCode is the two-digit number shown on the PC ("" when number matching is
+	// off); MatchChoices are the three numbers the phone offers, one of them
+	// MatchCode.
+	MatchCode    string
+	MatchChoices []string
+	// Interval is the polling interval in seconds announced to the client; it grows
+	// by 5 with every slow_down (RFC 8628 §3.5).
+	Interval int
+	// RequesterIP and RequesterUserAgent describe the PC or browser that asked.
+	RequesterIP        string
+	RequesterUserAgent string
+	// BrowserBinding is the digest of the browser cookie a web session is bound to
+	// ("" for device sessions).
+	BrowserBinding string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+
+	// Set by a scan: who scanned, with what device, and the one-time confirm token.
+	AccountID          string
+	DeviceID           string
+	ConfirmTokenDigest string
+	ConfirmExpiresAt   time.Time
+	ScannedAt          time.Time
+
+	// Set by the decision.
+	DecidedAt time.Time
+	// DenyReason is "denied" (the person refused), "contested" (a second device
+	// scanned) or "wrong_match" (the wrong number was picked) when State is denied.
+	DenyReason string
+	// Version increases with every change; notifications carry it so a node can tell
+	// a stale cached state from a fresh one.
+	Version int64
+}
+
+// QRSessionStore keeps QR sessions.
+type QRSessionStore interface {
+	// CreateQRSession stores s (Version 1); ErrConflict if the ID, the device code
+	// digest or the user code digest is taken.
+	CreateQRSession(ctx context.Context, s QRSession) error
+	GetQRSession(ctx context.Context, id string) (QRSession, error)
+	// GetQRSessionByDeviceCode, ByUserCode and ByConfirmToken look a session up by a
+	// digest; ErrNotFound when none matches.
+	GetQRSessionByDeviceCode(ctx context.Context, digest string) (QRSession, error)
+	GetQRSessionByUserCode(ctx context.Context, digest string) (QRSession, error)
+	GetQRSessionByConfirmToken(ctx context.Context, digest string) (QRSession, error)
+	// UpdateQRSession reads the session, calls update and stores what it returns with
+	// Version incremented, atomically (a SQL backend locks the row in a transaction).
+	// An error from update is returned unchanged and nothing is stored. The ID, the
+	// code digests, ClientID and CreatedAt cannot be changed. After the change is
+	// durable it is published to every QR listener (see QRNotifier), on every node.
+	UpdateQRSession(ctx context.Context, id string, update func(old QRSession) (QRSession, error)) (QRSession, error)
+	// CountPendingQRSessions counts sessions of clientID still pending or scanned
+	// and not expired at now (the cap on open sessions per client).
+	CountPendingQRSessions(ctx context.Context, clientID string, now time.Time) (int, error)
+}
+
+// QRNotifier is implemented by backends that tell other nodes about QR session
+// changes (PostgreSQL LISTEN/NOTIFY). The memory backend implements it in process.
+type QRNotifier interface {
+	// ListenQR calls changed with the session ID and new Version of every QR
+	// session change made through any node, until ctx ends. It calls ready once it is
+	// listening, and reconnected (if not nil) each time it had to reconnect, since
+	// changes may have been missed meanwhile. It returns ctx's error when ctx ends.
+	ListenQR(ctx context.Context, ready func(), reconnected func(), changed func(id string, version int64)) error
+}
+
+// Device is a phone (or other device) signed in to the mobile app. Its token is
+// opaque and bound to (AccountID, DeviceID, DeviceType): a request whose X-Device-Id
+// differs is refused.
+type Device struct {
+	// ID is qrid's identifier of this sign-in (used in the devices list and to
+	// revoke it).
+	ID string
+	// AccountID is the user's ID.
+	AccountID string
+	// DeviceID is the app's own identifier of the device (X-Device-Id).
+	DeviceID   string
+	DeviceType string
+	Name       string
+	// TokenDigest is the keyed digest of the device token (unique).
+	TokenDigest string
+	// DPoPThumbprint is the RFC 7638 thumbprint of the key the token is bound to
+	// (RFC 9449), or "" when the token is a plain bearer token.
+	DPoPThumbprint string
+	CreatedAt      time.Time
+	LastSeenAt     time.Time
+}
+
+// DeviceStore keeps signed-in devices.
+type DeviceStore interface {
+	// CreateDevice stores d, first removing any device of the same (AccountID,
+	// DeviceID) — signing in again on a device replaces its old token — all
+	// atomically. ErrConflict if d.ID or d.TokenDigest is taken; ErrNotFound if
+	// the account does not exist.
+	CreateDevice(ctx context.Context, d Device) error
+	GetDeviceByToken(ctx context.Context, tokenDigest string) (Device, error)
+	GetDevice(ctx context.Context, id string) (Device, error)
+	// ListDevices returns the account's devices, newest first.
+	ListDevices(ctx context.Context, accountID string) ([]Device, error)
+	// DeleteDevice removes the device (its token stops working at once);
+	// ErrNotFound if it does not exist.
+	DeleteDevice(ctx context.Context, id string) error
 }

@@ -63,6 +63,8 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newUsersCmd(),
 		a.newKeysCmd(),
 		a.newHealthcheckCmd(),
+		a.newLoginCmd(),
+		a.newPhoneCmd(),
 	)
 	return root
 }

@@ -260,6 +260,7 @@ func (a *app) serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("starting the provider: %w", err)
 	}
+	defer p.Close()
 
 	var seeded *demoData
 	if cfg.dev {
@@ -293,6 +294,9 @@ func (a *app) serve(ctx context.Context, cfg serveConfig) error {
 			ErrorLog:          errorLog,
 		}},
 	}
+
+	// Held long-polls answer at once when shutdown starts, so they do not hold it up.
+	servers[0].srv.RegisterOnShutdown(p.Drain)
 
 	serveErr := make(chan error, len(servers))
 	for _, s := range servers {

@@ -74,8 +74,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(old sto
 	return updated, nil
 }
 
-// DeleteClient removes the client with its token sessions and consents;
-// storage.ErrNotFound if it does not exist.
+// DeleteClient removes the client with its token sessions, consents and QR
+// sessions; storage.ErrNotFound if it does not exist.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return s.write(ctx, func(d *data, u *undoLog) error {
 		if _, ok := d.clients[id]; !ok {
@@ -92,6 +92,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 				remove(u, d.consents, key)
 			}
 		}
+		d.deleteQRSessionsOf(u, id)
 		return nil
 	})
 }

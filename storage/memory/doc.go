@@ -9,8 +9,18 @@
 //
 // A read-write mutex guards the maps. Reads take the read lock; every write takes the
 // write lock for the whole method, so each conditional change (DeactivateTokenSession,
-// CreateSigningKey, RotateSigningKey, UpdateClient) is a single atomic step. The update
-// function given to UpdateClient runs with the lock held and must not call the store.
+// CreateSigningKey, RotateSigningKey, UpdateClient, UpdateQRSession, CreateDevice) is
+// a single atomic step. The update functions given to UpdateClient and
+// UpdateQRSession run with the lock held and must not call the store.
+//
+// # QR notifications
+//
+// The store is its own storage.QRNotifier. Every QR session change is queued for
+// each ListenQR caller while the change is made (under the write lock), or, inside a
+// transaction, when the transaction commits (never if it rolls back); so listeners
+// hear changes in the order they were made. Each ListenQR call drains its own
+// unbounded queue on the goroutine that called it: a slow listener never holds up
+// a writer.
 //
 // # Transactions
 //

@@ -15,6 +15,8 @@ type Store struct {
 	// mu guards data. An open transaction holds it exclusively.
 	mu   sync.RWMutex
 	data data
+	// qr hands QR session changes to ListenQR callers.
+	qr qrHub
 }
 
 // data is everything the store keeps, with the indexes its lookups need.
@@ -29,6 +31,8 @@ type data struct {
 	signaturesByRequest map[requestKey]map[string]struct{}
 	consents            map[consentKey]storage.Consent
 	browserSessions     map[string]storage.BrowserSession
+	// qrData holds QR sessions and devices (qr.go).
+	qrData
 }
 
 type tokenKey struct {
@@ -57,6 +61,7 @@ func New() *Store {
 		signaturesByRequest: map[requestKey]map[string]struct{}{},
 		consents:            map[consentKey]storage.Consent{},
 		browserSessions:     map[string]storage.BrowserSession{},
+		qrData:              newQRData(),
 	}}
 }
 
@@ -85,7 +90,8 @@ func (s *Store) write(ctx context.Context, fn func(d *data, u *undoLog) error) e
 }
 
 // GarbageCollect deletes token sessions and browser sessions whose ExpiresAt is
-// before now, and retired signing keys whose ExpiresAt is before now.
+// before now, retired signing keys whose ExpiresAt is before now, and QR sessions
+// whose ExpiresAt is before now - storage.QRSessionRetention.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResult, error) {
 	var result storage.GCResult
 	err := s.write(ctx, func(d *data, u *undoLog) error {
@@ -107,6 +113,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCRe
 				result.SigningKeys++
 			}
 		}
+		result.QRSessions = d.collectQRSessions(u, now)
 		return nil
 	})
 	return result, err

@@ -30,6 +30,9 @@ type transaction struct {
 	mu   sync.Mutex
 	done bool
 	undo undoLog
+	// afterCommit runs, in order, when the transaction commits, before the store is
+	// released (QR change notifications are queued there).
+	afterCommit []func()
 }
 
 func (s *Store) transactionFrom(ctx context.Context) *transaction {
@@ -98,10 +101,14 @@ func (tx *transaction) end(commit bool) error {
 		return errTransactionDone
 	}
 	tx.done = true
-	if !commit {
+	if commit {
+		for _, f := range tx.afterCommit {
+			f()
+		}
+	} else {
 		tx.undo.replay()
 	}
-	tx.undo = nil
+	tx.undo, tx.afterCommit = nil, nil
 	tx.store.mu.Unlock()
 	return nil
 }

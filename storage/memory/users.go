@@ -68,8 +68,8 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 	return users, err
 }
 
-// DeleteUser removes the user with their consents, browser sessions and token
-// sessions; storage.ErrNotFound if the user does not exist.
+// DeleteUser removes the user with their consents, browser sessions, token
+// sessions and devices; storage.ErrNotFound if the user does not exist.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.write(ctx, func(d *data, u *undoLog) error {
 		usr, ok := d.users[id]
@@ -93,6 +93,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 				d.deleteTokenSession(u, key)
 			}
 		}
+		d.deleteDevicesOf(u, id)
 		return nil
 	})
 }

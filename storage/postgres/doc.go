@@ -16,6 +16,19 @@
 //     (token sessions have no foreign key on subject, because a client_credentials
 //     token's subject is a client); every other cascade is a foreign key.
 //
+//   - QR sessions: UpdateQRSession runs SELECT ... FOR UPDATE, the caller's function
+//     and an UPDATE that advances the version in one transaction (a savepoint of the
+//     caller's), and the UPDATE's RETURNING clause calls pg_notify with "id:version",
+//     as CreateQRSession's INSERT does with version 1. PostgreSQL delivers a
+//     notification when its transaction commits and drops it if it rolls back, so
+//     listeners hear of exactly the committed changes, in commit order. The channel
+//     is "qrid_qr_" followed by the current schema (hashed if too long), because
+//     channels are database-wide and deployments or tests in different schemas of
+//     one database must not hear each other. ListenQR listens on a connection taken
+//     out of the pool for good, reconnects with back-off, and reports reconnections
+//     since changes made meanwhile were missed. CreateDevice replaces the device of
+//     the same (account, device ID) with one INSERT ... ON CONFLICT DO UPDATE.
+//
 //   - Errors go through one translator: pgx.ErrNoRows becomes storage.ErrNotFound, a
 //     unique violation (SQLSTATE 23505) storage.ErrConflict, and a foreign key
 //     violation (23503) storage.ErrNotFound, because it means the row refers to a

@@ -182,15 +182,18 @@ func expectOne(tag pgconn.CommandTag, err error) error {
 }
 
 // GarbageCollect deletes, in one statement, token sessions and browser sessions that
-// expired before now and retired signing keys whose ExpiresAt is before now.
+// expired before now, retired signing keys whose ExpiresAt is before now, and QR
+// sessions whose ExpiresAt is before now - storage.QRSessionRetention.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResult, error) {
 	const sql = `
 WITH t AS (DELETE FROM token_sessions WHERE expires_at < $1 RETURNING 1),
      b AS (DELETE FROM browser_sessions WHERE expires_at < $1 RETURNING 1),
-     k AS (DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND expires_at < $1 RETURNING 1)
-SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM b), (SELECT count(*) FROM k)`
+     k AS (DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND expires_at < $1 RETURNING 1),
+     q AS (DELETE FROM qr_sessions WHERE expires_at < $2 RETURNING 1)
+SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM b), (SELECT count(*) FROM k), (SELECT count(*) FROM q)`
 	var r storage.GCResult
-	err := s.q(ctx).QueryRow(ctx, sql, now.UTC()).Scan(&r.TokenSessions, &r.BrowserSessions, &r.SigningKeys)
+	err := s.q(ctx).QueryRow(ctx, sql, now.UTC(), now.Add(-storage.QRSessionRetention).UTC()).
+		Scan(&r.TokenSessions, &r.BrowserSessions, &r.SigningKeys, &r.QRSessions)
 	if err != nil {
 		return storage.GCResult{}, translate(err)
 	}

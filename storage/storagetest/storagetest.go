@@ -20,6 +20,18 @@
 //     ends with exactly one active key per algorithm.
 //   - GarbageCollect(now) removes rows whose ExpiresAt is strictly before now.
 //   - Inside a transaction, a loser of a conditional change sees ErrConflict.
+//   - CreateQRSession ignores the given Version and stores 1; UpdateQRSession
+//     advances it by one whatever update returns, and silently keeps the stored ID,
+//     Kind, code digests, ClientID and CreatedAt. A QR session for an unknown client
+//     is ErrNotFound, a state outside the five of storage.QRState is an error, and a
+//     confirm token digest taken by another session is ErrConflict. An empty digest
+//     means "none": it is not unique and no lookup finds it.
+//   - Every QR session change (create included) is heard by every ListenQR caller
+//     as (ID, Version), in the order the changes were made, once its transaction
+//     commits; a refused or rolled-back change is never heard.
+//   - GarbageCollect(now) removes QR sessions whose ExpiresAt is strictly before
+//     now - storage.QRSessionRetention. Devices are never collected.
+//   - ListDevices orders by CreatedAt, newest first, then by ID, greatest first.
 //
 // Every subtest runs in parallel with the others on its own store from newStore, and
 // creates the client and user that its token sessions, consents and browser sessions
@@ -39,7 +51,8 @@ type scenario struct {
 }
 
 // Run checks every behaviour of storage.Storage. newStore must return a fresh,
-// empty store each time it is called and release it when t ends.
+// empty store each time it is called and release it when t ends (t.Cleanup). It is
+// called from parallel subtests, so it must be safe to call concurrently.
 func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 	groups := []struct {
 		name      string
@@ -54,6 +67,9 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"gc", garbageCollectionScenarios()},
 		{"transactions", transactionScenarios()},
 		{"concurrency", concurrencyScenarios()},
+		{"qr_sessions", qrSessionScenarios()},
+		{"qr_notifications", qrNotificationScenarios()},
+		{"devices", deviceScenarios()},
 		{"store", storeScenarios()},
 	}
 	for _, g := range groups {

@@ -1,0 +1,178 @@
+package qr
+
+import (
+	"sync"
+	"time"
+
+	"github.com/qrid/qrid/storage"
+)
+
+// Hub is one node's live view of QR sessions. It caches the sessions the node has
+// seen, so a poll on a pending session reads nothing from the database; it wakes the
+// long-polls and streams waiting on a session the moment the session changes; and it
+// enforces each session's polling interval.
+//
+// Changes reach the hub two ways: Publish, with the full session, from this node's own
+// writes; and Announce, with only the session ID and version, from the store's
+// notifications (PostgreSQL LISTEN/NOTIFY for changes made on other nodes). An
+// announced version newer than the cached one marks the entry stale, and the next
+// reader loads it once from the store.
+//
+// Polling intervals are kept per node: a client whose polls a load balancer spreads
+// over several nodes is held to the interval on each node separately.
+type Hub struct {
+	mu       sync.Mutex
+	sessions map[string]*hubEntry
+	byDevice map[string]string // device code digest → session ID
+}
+
+type hubEntry struct {
+	session storage.QRSession
+	known   bool // session holds a loaded snapshot
+	stale   bool // a version newer than session.Version was announced
+	// announced is the newest version a notification reported.
+	announced int64
+	// changed is closed when the session changes, then replaced.
+	changed  chan struct{}
+	nextPoll time.Time
+	interval time.Duration
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{sessions: map[string]*hubEntry{}, byDevice: map[string]string{}}
+}
+
+func (h *Hub) entry(id string) *hubEntry {
+	e := h.sessions[id]
+	if e == nil {
+		e = &hubEntry{changed: make(chan struct{})}
+		h.sessions[id] = e
+	}
+	return e
+}
+
+func (e *hubEntry) wake() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// Publish records a session snapshot read from or written to the store, and wakes
+// the session's waiters if it is newer than what the hub knew.
+func (h *Hub) Publish(s storage.QRSession) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entry(s.ID)
+	if e.known && s.Version < e.session.Version {
+		return
+	}
+	newer := !e.known || s.Version > e.session.Version
+	e.session, e.known = s, true
+	if s.Version >= e.announced {
+		e.stale = false
+	}
+	if s.DeviceCodeDigest != "" {
+		h.byDevice[s.DeviceCodeDigest] = s.ID
+	}
+	if newer {
+		e.wake()
+	}
+}
+
+// Announce records that session id reached version (a store notification). Sessions
+// the hub has never seen are ignored: nobody on this node waits on them.
+func (h *Hub) Announce(id string, version int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.sessions[id]
+	if e == nil || (e.known && version <= e.session.Version) {
+		return
+	}
+	if version > e.announced {
+		e.announced = version
+	}
+	e.stale = true
+	e.wake()
+}
+
+// Reset marks every cached session stale and wakes every waiter: the store's
+// notifications may have been missed (a listener reconnected).
+func (h *Hub) Reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range h.sessions {
+		e.stale = true
+		e.wake()
+	}
+}
+
+// Snapshot returns the cached session with the channel closed at its next change.
+// fresh is false when the session must be (re)loaded from the store first.
+func (h *Hub) Snapshot(id string) (s storage.QRSession, changed <-chan struct{}, fresh bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entry(id)
+	return e.session, e.changed, e.known && !e.stale
+}
+
+// SessionID returns the ID of the session with that device code digest, if the hub
+// has seen it.
+func (h *Hub) SessionID(deviceCodeDigest string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok := h.byDevice[deviceCodeDigest]
+	return id, ok
+}
+
+// AllowPoll applies RFC 8628 §3.5 to a poll on a pending session at now: a poll
+// before the interval has passed is told slow_down and the session's interval grows
+// by 5 seconds. base is the interval announced when the session was created.
+func (h *Hub) AllowPoll(id string, base time.Duration, now time.Time) (ok bool, interval time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entry(id)
+	if e.interval == 0 {
+		e.interval = base
+	}
+	if now.Before(e.nextPoll) {
+		e.interval += 5 * time.Second
+		e.nextPoll = now.Add(e.interval)
+		return false, e.interval
+	}
+	// Until this poll is answered, a second concurrent poll is too early.
+	e.nextPoll = now.Add(e.interval)
+	return true, e.interval
+}
+
+// PollAnswered sets when the session's next poll is welcome: after the interval, or
+// at once when the poll was a long-poll that was held until its deadline or woken by
+// a change (the client has already waited, or has news to act on).
+func (h *Hub) PollAnswered(id string, now time.Time, repollAtOnce bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entry(id)
+	if repollAtOnce {
+		e.nextPoll = now
+	} else {
+		e.nextPoll = now.Add(e.interval)
+	}
+}
+
+// Sweep forgets sessions that expired before cutoff.
+func (h *Hub) Sweep(cutoff time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, e := range h.sessions {
+		if e.known && e.session.ExpiresAt.Before(cutoff) {
+			delete(h.sessions, id)
+			delete(h.byDevice, e.session.DeviceCodeDigest)
+		}
+	}
+}
+
+// Len is the number of sessions the hub tracks.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}

@@ -1,0 +1,416 @@
+package qr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qrid/qrid/storage"
+)
+
+// Digest maps a secret (device code, user code, confirm token) to the keyed digest
+// it is stored and looked up under.
+type Digest func(secret string) string
+
+// Config configures a Service.
+type Config struct {
+	// Issuer is the exact issuer URL: QR contents and verification URIs are built
+	// on it.
+	Issuer string
+	// TTL is the lifetime of a QR session; Interval the polling interval announced
+	// to RFC 8628 clients.
+	TTL      time.Duration
+	Interval time.Duration
+	// ConfirmTTL is the lifetime of a confirm token (60 s by DESIGN §4).
+	ConfirmTTL time.Duration
+	// MaxPendingPerClient caps the sessions a client may have pending at once.
+	MaxPendingPerClient int
+	// MaxWait caps the wait of a long-poll (25 s by DESIGN §4).
+	MaxWait time.Duration
+	// Digests of the three secrets; they must be keyed (HMAC) and distinct.
+	DeviceCodes, UserCodes, ConfirmTokens Digest
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service runs QR sessions: device authorization, scan, decision, polling with
+// long-poll, and consumption when tokens are delivered.
+type Service struct {
+	store storage.Storage
+	hub   *Hub
+	cfg   Config
+	// draining is closed by Drain: held polls answer at once.
+	draining  chan struct{}
+	drainOnce sync.Once
+	// held counts the polls being held right now.
+	held atomic.Int64
+}
+
+// HeldPolls is the number of long-polls being held right now.
+func (s *Service) HeldPolls() int64 { return s.held.Load() }
+
+// NewService returns a Service on store whose changes are published to hub.
+func NewService(store storage.Storage, hub *Hub, cfg Config) (*Service, error) {
+	if cfg.Issuer == "" || cfg.DeviceCodes == nil || cfg.UserCodes == nil || cfg.ConfirmTokens == nil {
+		return nil, errors.New("qr: issuer and digests are required")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 5 * time.Minute
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	if cfg.ConfirmTTL <= 0 {
+		cfg.ConfirmTTL = 60 * time.Second
+	}
+	if cfg.MaxPendingPerClient <= 0 {
+		cfg.MaxPendingPerClient = 10000
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 25 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: store, hub: hub, cfg: cfg, draining: make(chan struct{})}, nil
+}
+
+// Drain makes every held long-poll answer at once and new polls not wait, so a
+// server shutting down is not held up by waiting clients (they poll again, on
+// another node).
+func (s *Service) Drain() {
+	s.drainOnce.Do(func() { close(s.draining) })
+}
+
+// Hub returns the service's hub.
+func (s *Service) Hub() *Hub { return s.hub }
+
+// Config returns the service's configuration with defaults applied.
+func (s *Service) Config() Config { return s.cfg }
+
+// AuthorizeRequest asks for a new QR session.
+type AuthorizeRequest struct {
+	ClientID string
+	Scopes   []string
+	// Kind is "device" or "web".
+	Kind string
+	// Matching turns number matching on (clients not marked first-party).
+	Matching           bool
+	RequesterIP        string
+	RequesterUserAgent string
+	// BrowserBinding is the digest of the browser cookie a web session is bound to.
+	BrowserBinding string
+}
+
+// Authorization is a new QR session as the client sees it (RFC 8628 §3.2 plus
+// qrid's extensions). DeviceCode and UserCode are shown here once and never stored.
+type Authorization struct {
+	QRID                    string
+	DeviceCode              string
+	UserCode                string
+	VerificationURI         string
+	VerificationURIComplete string
+	QRImageURI              string
+	ExpiresIn               int
+	Interval                int
+	MatchCode               string
+	Session                 storage.QRSession
+}
+
+// Authorize creates a QR session.
+func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error) {
+	now := s.cfg.Now().UTC()
+	n, err := s.store.CountPendingQRSessions(ctx, req.ClientID, now)
+	if err != nil {
+		return Authorization{}, err
+	}
+	if n >= s.cfg.MaxPendingPerClient {
+		return Authorization{}, ErrTooManyPending
+	}
+	kind := req.Kind
+	if kind == "" {
+		kind = "device"
+	}
+	// A user code collision (20^8 codes) is retried with a new code.
+	for attempt := 0; ; attempt++ {
+		a := Authorization{QRID: newQRID(), DeviceCode: newSecret(), UserCode: newUserCode()}
+		sess := storage.QRSession{
+			ID:                 a.QRID,
+			Kind:               kind,
+			DeviceCodeDigest:   s.cfg.DeviceCodes(a.DeviceCode),
+			UserCodeDigest:     s.cfg.UserCodes(NormalizeUserCode(a.UserCode)),
+			ClientID:           req.ClientID,
+			Scopes:             req.Scopes,
+			State:              storage.QRPending,
+			Interval:           int(s.cfg.Interval / time.Second),
+			RequesterIP:        req.RequesterIP,
+			RequesterUserAgent: req.RequesterUserAgent,
+			BrowserBinding:     req.BrowserBinding,
+			CreatedAt:          now,
+			ExpiresAt:          now.Add(s.cfg.TTL),
+			Version:            1,
+		}
+		if req.Matching {
+			sess.MatchCode, sess.MatchChoices = newMatch()
+		}
+		err := s.store.CreateQRSession(ctx, sess)
+		if errors.Is(err, storage.ErrConflict) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return Authorization{}, err
+		}
+		s.hub.Publish(sess)
+		a.VerificationURI = s.cfg.Issuer + "/device"
+		a.VerificationURIComplete = s.cfg.Issuer + "/q/" + a.QRID
+		a.QRImageURI = s.cfg.Issuer + "/qr/" + a.QRID + ".png"
+		a.ExpiresIn = int(s.cfg.TTL / time.Second)
+		a.Interval = sess.Interval
+		a.MatchCode = sess.MatchCode
+		a.Session = sess
+		return a, nil
+	}
+}
+
+// Session returns a session by qr_id; ErrNotFound when there is none.
+func (s *Service) Session(ctx context.Context, qrID string) (storage.QRSession, error) {
+	sess, err := s.store.GetQRSession(ctx, qrID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return sess, ErrNotFound
+	}
+	return sess, err
+}
+
+// ScanRequest is a phone scanning a QR code or typing a user code.
+type ScanRequest struct {
+	// QR is the scanned content ({issuer}/q/{qr_id} or a bare qr_id); UserCode the
+	// typed code. Exactly one is set.
+	QR       string
+	UserCode string
+	// AccountID and DeviceID identify the signed-in phone (storage.Device.ID).
+	AccountID string
+	DeviceID  string
+}
+
+// ScanResult is what the phone needs to show the confirmation screen.
+type ScanResult struct {
+	// ConfirmToken is the one-time token of the decision; shown once, stored as a
+	// digest.
+	ConfirmToken string
+	ExpiresIn    int
+	Session      storage.QRSession
+}
+
+// Scan binds the account and device to the session and issues a confirm token.
+func (s *Service) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
+	var (
+		sess storage.QRSession
+		err  error
+	)
+	switch {
+	case req.QR != "" && req.UserCode == "":
+		id := ParseQRContent(s.cfg.Issuer, req.QR)
+		if id == "" {
+			return ScanResult{}, ErrNotFound
+		}
+		sess, err = s.store.GetQRSession(ctx, id)
+	case req.UserCode != "" && req.QR == "":
+		code := NormalizeUserCode(req.UserCode)
+		if code == "" {
+			return ScanResult{}, ErrNotFound
+		}
+		sess, err = s.store.GetQRSessionByUserCode(ctx, s.cfg.UserCodes(code))
+	default:
+		return ScanResult{}, errors.New("qr: scan needs exactly one of the QR content and the user code")
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return ScanResult{}, ErrNotFound
+	}
+	if err != nil {
+		return ScanResult{}, err
+	}
+	token := newSecret()
+	updated, err := s.apply(ctx, sess.ID, Scan{
+		AccountID: req.AccountID, DeviceID: req.DeviceID,
+		ConfirmTokenDigest: s.cfg.ConfirmTokens(token), ConfirmTTL: s.cfg.ConfirmTTL,
+	})
+	if err != nil {
+		return ScanResult{Session: updated}, err
+	}
+	return ScanResult{
+		ConfirmToken: token,
+		ExpiresIn:    int(updated.ConfirmExpiresAt.Sub(s.cfg.Now()).Round(time.Second) / time.Second),
+		Session:      updated,
+	}, nil
+}
+
+// ConfirmRequest is the person's decision on the phone.
+type ConfirmRequest struct {
+	ConfirmToken string
+	AccountID    string
+	DeviceID     string
+	Approve      bool
+	Match        string
+}
+
+// Confirm applies the decision. The confirm token works once: of two concurrent
+// confirms exactly one wins.
+func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (storage.QRSession, error) {
+	if req.ConfirmToken == "" || len(req.ConfirmToken) > 128 {
+		return storage.QRSession{}, ErrInvalidConfirmToken
+	}
+	digest := s.cfg.ConfirmTokens(req.ConfirmToken)
+	sess, err := s.store.GetQRSessionByConfirmToken(ctx, digest)
+	if errors.Is(err, storage.ErrNotFound) {
+		return sess, ErrInvalidConfirmToken
+	}
+	if err != nil {
+		return sess, err
+	}
+	return s.apply(ctx, sess.ID, Decide{
+		AccountID: req.AccountID, DeviceID: req.DeviceID, ConfirmTokenDigest: digest,
+		Approve: req.Approve, Match: req.Match,
+	})
+}
+
+// Consume marks an approved session consumed, once: it is called when the tokens
+// are delivered, inside the transaction that stores them.
+func (s *Service) Consume(ctx context.Context, id string) (storage.QRSession, error) {
+	return s.apply(ctx, id, Consume{})
+}
+
+// apply runs the state machine on the stored session, atomically, stores the result
+// (including a session closed by a failing event) and publishes it to the hub.
+func (s *Service) apply(ctx context.Context, id string, ev Event) (storage.QRSession, error) {
+	var outcome error
+	updated, err := s.store.UpdateQRSession(ctx, id, func(old storage.QRSession) (storage.QRSession, error) {
+		next, err := Apply(old, ev, s.cfg.Now().UTC())
+		if err != nil && !closesSession(err) {
+			return old, err
+		}
+		outcome = err
+		return next, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return updated, ErrNotFound
+	}
+	if err != nil {
+		return updated, err
+	}
+	if _, inTx := ev.(Consume); !inTx {
+		s.hub.Publish(updated)
+	}
+	return updated, outcome
+}
+
+// PollResult is the answer to a poll.
+type PollResult struct {
+	Status  PollStatus
+	Session storage.QRSession
+	// Interval is the session's current polling interval (it grows on slow_down).
+	Interval time.Duration
+}
+
+// ErrSlowDown is returned by Poll when the client polls faster than its interval;
+// the interval has grown by 5 seconds (RFC 8628 §3.5).
+type ErrSlowDown struct{ Interval time.Duration }
+
+func (e *ErrSlowDown) Error() string {
+	return fmt.Sprintf("polling too fast: wait at least %s between polls", e.Interval)
+}
+
+// ErrUnknownDeviceCode is returned by Poll for a device code that does not exist
+// or belongs to another client (invalid_grant).
+var ErrUnknownDeviceCode = errors.New("qr: unknown device code")
+
+// Poll answers a client's poll with deviceCode. When wait > 0 (the long-poll
+// extension, capped at MaxWait) and the session is pending or scanned, it holds the
+// request until the session changes, the wait ends, the session expires or ctx ends.
+// A poll on a session the hub knows reads nothing from the store.
+func (s *Service) Poll(ctx context.Context, clientID, deviceCode string, wait time.Duration) (PollResult, error) {
+	if deviceCode == "" || len(deviceCode) > 128 {
+		return PollResult{}, ErrUnknownDeviceCode
+	}
+	if wait > s.cfg.MaxWait {
+		wait = s.cfg.MaxWait
+	}
+	start := s.cfg.Now()
+	deadline := start.Add(wait)
+	digest := s.cfg.DeviceCodes(deviceCode)
+
+	id, known := s.hub.SessionID(digest)
+	if !known {
+		sess, err := s.store.GetQRSessionByDeviceCode(ctx, digest)
+		if errors.Is(err, storage.ErrNotFound) {
+			return PollResult{}, ErrUnknownDeviceCode
+		}
+		if err != nil {
+			return PollResult{}, err
+		}
+		s.hub.Publish(sess)
+		id = sess.ID
+	}
+	checked, woken := false, false
+	for {
+		sess, changed, fresh := s.hub.Snapshot(id)
+		if !fresh {
+			loaded, err := s.store.GetQRSession(ctx, id)
+			if err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					return PollResult{}, ErrUnknownDeviceCode
+				}
+				return PollResult{}, err
+			}
+			s.hub.Publish(loaded)
+			continue
+		}
+		if sess.ClientID != clientID {
+			return PollResult{}, ErrUnknownDeviceCode
+		}
+		now := s.cfg.Now()
+		status := Status(sess, now)
+		if status != PollPending {
+			if checked {
+				s.hub.PollAnswered(id, now, true)
+			}
+			return PollResult{Status: status, Session: sess}, nil
+		}
+		if !checked {
+			ok, interval := s.hub.AllowPoll(id, time.Duration(sess.Interval)*time.Second, now)
+			if !ok {
+				return PollResult{}, &ErrSlowDown{Interval: interval}
+			}
+			checked = true
+		}
+		if woken || !now.Before(deadline) {
+			s.hub.PollAnswered(id, now, wait > 0)
+			return PollResult{Status: PollPending, Session: sess}, nil
+		}
+		until := deadline
+		if sess.ExpiresAt.Before(until) {
+			until = sess.ExpiresAt
+		}
+		timer := time.NewTimer(until.Sub(now))
+		s.held.Add(1)
+		select {
+		case <-changed:
+			timer.Stop()
+			// Answer the news (scanned, approved, denied) at once.
+			woken = true
+		case <-timer.C:
+			deadline = now // answer now (expired_token if it expired)
+		case <-s.draining:
+			timer.Stop()
+			deadline = now
+		case <-ctx.Done():
+			timer.Stop()
+			s.held.Add(-1)
+			s.hub.PollAnswered(id, s.cfg.Now(), false)
+			return PollResult{}, ctx.Err()
+		}
+		s.held.Add(-1)
+	}
+}
