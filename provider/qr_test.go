@@ -103,6 +103,10 @@ func (q *qrEnv) authorize(t *testing.T, c admin.ClientInfo, scope string) device
 // postForm posts a form as client c (Basic for confidential clients, client_id for
 // public ones).
 func (q *qrEnv) postForm(t testing.TB, path string, c admin.ClientInfo, form url.Values) (int, []byte) {
+	return q.postFormWith(t, q.srv.Client(), path, c, form)
+}
+
+func (q *qrEnv) postFormWith(t testing.TB, client *http.Client, path string, c admin.ClientInfo, form url.Values) (int, []byte) {
 	t.Helper()
 	if c.TokenEndpointAuthMethod == "none" {
 		form.Set("client_id", c.ClientID)
@@ -112,7 +116,7 @@ func (q *qrEnv) postForm(t testing.TB, path string, c admin.ClientInfo, form url
 	if c.TokenEndpointAuthMethod != "none" {
 		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
 	}
-	resp, err := q.srv.Client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
@@ -131,12 +135,16 @@ type pollAnswer struct {
 }
 
 func (q *qrEnv) poll(t testing.TB, c admin.ClientInfo, deviceCode string, wait int) pollAnswer {
+	return q.pollWith(t, q.srv.Client(), c, deviceCode, wait)
+}
+
+func (q *qrEnv) pollWith(t testing.TB, client *http.Client, c admin.ClientInfo, deviceCode string, wait int) pollAnswer {
 	t.Helper()
 	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}}
 	if wait > 0 {
 		form.Set("wait", fmt.Sprint(wait))
 	}
-	status, body := q.postForm(t, "/oauth2/token", c, form)
+	status, body := q.postFormWith(t, client, "/oauth2/token", c, form)
 	a := pollAnswer{Status: status}
 	if err := json.Unmarshal(body, &a); err != nil {
 		t.Fatalf("poll answer %d is not JSON: %s", status, body)
@@ -147,13 +155,19 @@ func (q *qrEnv) poll(t testing.TB, c admin.ClientInfo, deviceCode string, wait i
 // phone is a signed-in mobile app talking to the mobile API.
 type phone struct {
 	q        *qrEnv
+	http     *http.Client
 	deviceID string
 	token    string
 }
 
 func (q *qrEnv) newPhone(t testing.TB, username, pass, deviceID string) *phone {
+	return q.newPhoneWith(t, q.srv.Client(), username, pass, deviceID)
+}
+
+// newPhoneWith signs a phone in, talking through client.
+func (q *qrEnv) newPhoneWith(t testing.TB, client *http.Client, username, pass, deviceID string) *phone {
 	t.Helper()
-	p := &phone{q: q, deviceID: deviceID}
+	p := &phone{q: q, http: client, deviceID: deviceID}
 	status, body := p.call(t, http.MethodPost, "/api/mobile/v1/login", map[string]any{
 		"username": username, "password": pass, "device_id": deviceID, "device_type": "ios", "device_name": "Test phone " + deviceID,
 	})
@@ -187,7 +201,7 @@ func (p *phone) call(t testing.TB, method, path string, body any) (int, []byte) 
 		req.Header.Set("Authorization", "Bearer "+p.token)
 		req.Header.Set("X-Device-Id", p.deviceID)
 	}
-	resp, err := p.q.srv.Client().Do(req)
+	resp, err := p.http.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

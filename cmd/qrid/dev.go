@@ -13,17 +13,23 @@ import (
 	"github.com/qrid/qrid/storage"
 )
 
-// The demo client and user that `qrid serve --dev` seeds.
+// The demo clients and user that `qrid serve --dev` seeds.
 const (
 	demoClientID   = "demo"
 	demoClientName = "qrid demo site"
 	demoUsername   = "demo"
+
+	// The demo terminal client: a public device-flow client for trying the QR
+	// sign-in with `qrid login`. It is not first-party, so number matching is on.
+	demoCLIClientID   = "demo-cli"
+	demoCLIClientName = "qrid demo terminal"
 )
 
 var (
 	demoRedirectURIs           = []string{"http://localhost:9090/callback", "http://127.0.0.1:9090/callback"}
 	demoPostLogoutRedirectURIs = []string{"http://localhost:9090/"}
 	demoGrantTypes             = []string{"authorization_code", "refresh_token", "client_credentials"}
+	demoCLIGrantTypes          = []string{admin.GrantDeviceCode, admin.GrantRefreshToken}
 )
 
 // demoData is what the banner shows of the seeded demo client and user. An empty
@@ -34,8 +40,9 @@ type demoData struct {
 	password     string
 }
 
-// seedDemo creates the demo client and user. Existing ones (a database that already
-// holds them from an earlier run) are kept as they are.
+// seedDemo creates the demo web client, the demo terminal client and the demo user.
+// Existing ones (a database that already holds them from an earlier run) are kept as
+// they are.
 func seedDemo(ctx context.Context, svc *admin.Service, logger *slog.Logger) (*demoData, error) {
 	var d demoData
 	client, err := svc.CreateClient(ctx, admin.ClientMetadata{
@@ -52,6 +59,21 @@ func seedDemo(ctx context.Context, svc *admin.Service, logger *slog.Logger) (*de
 		logger.Info("demo client already exists; keeping it", "client_id", demoClientID)
 	default:
 		return nil, fmt.Errorf("creating the demo client: %w", err)
+	}
+
+	_, err = svc.CreateClient(ctx, admin.ClientMetadata{
+		ClientID:                demoCLIClientID,
+		ClientName:              demoCLIClientName,
+		GrantTypes:              demoCLIGrantTypes,
+		TokenEndpointAuthMethod: admin.AuthNone,
+		FirstParty:              false,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, storage.ErrConflict):
+		logger.Info("demo terminal client already exists; keeping it", "client_id", demoCLIClientID)
+	default:
+		return nil, fmt.Errorf("creating the demo terminal client: %w", err)
 	}
 
 	password := randomToken()[:20]
@@ -97,8 +119,15 @@ func (a *app) printDevBanner(cfg serveConfig, gen generated, adminAddr net.Addr,
 	fmt.Fprintf(w, "  admin token\t%s\n", adminToken)
 	fmt.Fprintf(w, "  demo client\tclient_id=%s client_secret=%s\n", demoClientID, clientSecret)
 	fmt.Fprintf(w, "  \tredirect URIs: %s\n", strings.Join(demoRedirectURIs, " "))
+	fmt.Fprintf(w, "  demo terminal\tclient_id=%s (public, device_code grant, number matching)\n", demoCLIClientID)
 	fmt.Fprintf(w, "  demo user\tusername=%s password=%s\n", demoUsername, password)
 	_ = w.Flush()
+	fmt.Fprintf(&b, "\nTry the QR sign-in from terminals (go run ./cmd/qrid in place of qrid):\n"+
+		"  phone:    qrid phone login --issuer %[1]s --username %[2]s\n"+
+		"  terminal: qrid login --issuer %[1]s --client-id %[3]s\n"+
+		"  phone:    qrid phone scan <QR text or PNG>   (or: qrid phone scan --user-code CODE)\n"+
+		"  phone:    qrid phone approve --match NN      (NN: the number qrid login shows)\n",
+		cfg.issuer, demoUsername, demoCLIClientID)
 	if gen.adminToken {
 		fmt.Fprintf(&b, "\nFor the qrid clients, users and keys commands:\n  export QRID_ENDPOINT=%s QRID_ADMIN_TOKEN=%s\n", endpoint, cfg.adminToken)
 	}
