@@ -145,4 +145,3 @@ func cloneValues(v url.Values) url.Values {
 	}
 	return out
 }
-
