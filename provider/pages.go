@@ -2,11 +2,13 @@ package provider
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/ory/fosite"
 
+	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/fositestore"
 	"github.com/qrid/qrid/storage"
 )
@@ -47,13 +49,38 @@ func (p *Provider) render(w http.ResponseWriter, status int, page string, data a
 	_, _ = w.Write(buf.Bytes())
 }
 
+// renderLogin shows the login page: a fresh QR to scan with the app and the
+// password form as the fallback. A password error opens the password form.
 func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, authz, username, message string, status int) {
+	p.renderLoginPage(w, r, ar, authz, username, message, "", status)
+}
+
+// renderLoginMessage shows the login page with a message about the QR sign-in.
+func (p *Provider) renderLoginMessage(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, authz, message string, status int) {
+	p.renderLoginPage(w, r, ar, authz, "", "", message, status)
+}
+
+func (p *Provider) renderLoginPage(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, authz, username, passwordError, qrMessage string, status int) {
+	csrf := p.csrfToken(w, r)
+	view, err := p.newWebQR(w, r, ar)
+	if err != nil {
+		if !errors.Is(err, errWebQRLimited) && !errors.Is(err, qr.ErrTooManyPending) {
+			p.log.Error("login page QR", "err", err)
+		}
+		view = nil
+		if qrMessage == "" {
+			qrMessage = "A QR code cannot be shown right now; sign in with your password."
+		}
+	}
 	p.render(w, status, "login.html", map[string]any{
-		"Client":   viewOf(ar.GetClient()),
-		"CSRF":     p.csrfToken(w, r),
-		"Authz":    authz,
-		"Username": username,
-		"Error":    message,
+		"Client":       viewOf(ar.GetClient()),
+		"CSRF":         csrf,
+		"Authz":        authz,
+		"Username":     username,
+		"Error":        passwordError,
+		"PasswordOpen": passwordError != "" || view == nil,
+		"QR":           view,
+		"QRMessage":    qrMessage,
 	})
 }
 

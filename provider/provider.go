@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -88,6 +89,10 @@ type Provider struct {
 	// userCodeLimiter limits user codes typed on /device per IP address (RFC 8628
 	// §5.1: the user code is short and must not be brute-forced).
 	userCodeLimiter *ratelimit.Limiter
+	// webQRLimiter limits the QR sessions login pages start per IP address.
+	webQRLimiter *ratelimit.Limiter
+	// watchers counts the login pages' event streams and status long-polls open now.
+	watchers atomic.Int64
 	// stop ends the background work New started (the QR change listener).
 	stop context.CancelFunc
 	done chan struct{}
@@ -104,6 +109,7 @@ type digests struct {
 	userCode     *digest.Keyed
 	confirmToken *digest.Keyed
 	deviceToken  *digest.Keyed
+	qrBinding    *digest.Keyed
 }
 
 // New builds a provider on store and makes sure signing keys exist.
@@ -140,6 +146,7 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		{&p.digests.userCode, "user-code"},
 		{&p.digests.confirmToken, "confirm-token"},
 		{&p.digests.deviceToken, "device-token"},
+		{&p.digests.qrBinding, "qr-browser-binding"},
 	} {
 		if *d.dst, err = digest.New(cfg.Secret, d.purpose); err != nil {
 			return nil, err
@@ -153,6 +160,7 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	p.userCodeLimiter = ratelimit.New(ratelimit.Limit{Every: 6 * time.Second, Burst: 10}, 0)
+	p.webQRLimiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
 	p.hub = qr.NewHub()
 	p.qr, err = qr.NewService(store, p.hub, qr.Config{
 		Issuer:        cfg.Issuer,
@@ -225,6 +233,10 @@ func (p *Provider) startQRListener() error {
 
 // HeldPolls is the number of token long-polls being held right now.
 func (p *Provider) HeldPolls() int64 { return p.qr.HeldPolls() }
+
+// Watchers is the number of login-page event streams and status long-polls open
+// right now.
+func (p *Provider) Watchers() int64 { return p.watchers.Load() }
 
 // Drain makes held long-polls answer at once; call it when the server starts
 // shutting down (http.Server.RegisterOnShutdown).
@@ -315,6 +327,10 @@ func (p *Provider) routes() http.Handler {
 	handle("/oauth2/auth", "authorize", p.authorize, http.MethodGet)
 	handle("/login", "login", p.login, http.MethodPost)
 	handle("/consent", "consent", p.consent, http.MethodPost)
+	handle("/login/qr/{id}/events", "login_qr_events", p.qrEvents, http.MethodGet)
+	handle("/login/qr/{id}/status", "login_qr_status", p.qrStatus, http.MethodGet)
+	handle("/login/qr/renew", "login_qr_renew", p.qrRenew, http.MethodPost)
+	handle("/login/qr/complete", "login_qr_complete", p.qrComplete, http.MethodPost)
 	handle("/oauth2/token", "token", p.token, http.MethodPost)
 	handle("/oauth2/device/auth", "device_authorization", p.deviceAuthorization, http.MethodPost)
 	handle("/device", "device_page", p.devicePage, http.MethodGet)

@@ -125,7 +125,8 @@ func (a *app) printDevBanner(cfg serveConfig, gen generated, adminAddr net.Addr,
 	fmt.Fprintf(&b, "\nTry the QR sign-in from terminals (go run ./cmd/qrid in place of qrid):\n"+
 		"  phone:    qrid phone login --issuer %[1]s --username %[2]s\n"+
 		"  terminal: qrid login --issuer %[1]s --client-id %[3]s\n"+
-		"  phone:    qrid phone scan <QR text or PNG>   (or: qrid phone scan --user-code CODE)\n"+
+		"  phone:    qrid phone scan --user-code CODE   (CODE: printed under the QR code)\n"+
+		"            or qrid phone scan <QR text or PNG>\n"+
 		"  phone:    qrid phone approve --match NN      (NN: the number qrid login shows)\n",
 		cfg.issuer, demoUsername, demoCLIClientID)
 	if gen.adminToken {

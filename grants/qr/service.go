@@ -414,3 +414,26 @@ func (s *Service) Poll(ctx context.Context, clientID, deviceCode string, wait ti
 		s.held.Add(-1)
 	}
 }
+
+// Watch returns the session as it is now and a channel that is closed at its next
+// change (on any node). Callers must have checked that the session exists and is
+// theirs to watch.
+func (s *Service) Watch(ctx context.Context, id string) (storage.QRSession, <-chan struct{}, error) {
+	for {
+		sess, changed, fresh := s.hub.Snapshot(id)
+		if fresh {
+			return sess, changed, nil
+		}
+		loaded, err := s.store.GetQRSession(ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return loaded, nil, ErrNotFound
+		}
+		if err != nil {
+			return loaded, nil, err
+		}
+		s.hub.Publish(loaded)
+	}
+}
+
+// Draining is closed when the service drains (the server is shutting down).
+func (s *Service) Draining() <-chan struct{} { return s.draining }

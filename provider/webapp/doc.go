@@ -1,0 +1,106 @@
+// Package webapp serves qrid's mobile web app at /app: the first-party approving
+// app for phones without a native one, and the reference for native apps (DESIGN
+// §1, §3b, §4). It uses only the mobile API (/api/mobile/v1, described by
+// provider/mobile/openapi.json), exactly as a native app would.
+//
+//	GET /app    the app shell (templates/static/app/index.html)
+//	GET /app/   a redirect to /app, keeping the query
+//
+// The shell is served with Cache-Control: no-cache and a strong ETag, so phones
+// revalidate it on every start. Everything else is a plain file under
+// templates/static/app/, embedded with the other static assets and served by the
+// provider's /static/ route: app.js (the app, an ES2020 module, no framework and
+// no build step), logic.js (its pure logic, also imported by the Node tests in
+// web/), app.css, manifest.webmanifest, the icons, and vendor/jsQR.js.
+//
+// # The app
+//
+// Views: sign in; scan (camera, a photo, or a typed user code); confirm (the
+// client's name, logo and the host of its client_uri, the scopes in plain words,
+// the requester's device, IP address and time, a countdown of the confirm
+// token's expires_in, and either Approve or, with number matching, the three
+// numbers "shown on the screen"; and Deny); the outcome; the account's devices
+// (revoke others, sign this phone out). Every API error is shown with the
+// server's message, except the outcomes that end a sign-in (already_scanned,
+// wrong_match, expired, already_used, ...), which get their own screen; a 401
+// forgets the sign-in and returns to the sign-in view. Status changes are
+// announced in the aria-live region #status, and each view change moves focus to
+// the view's heading. The page works under the provider's Content-Security-Policy:
+// no inline script or style, no handlers in markup, no blob: or external URLs but
+// a client's https logo (img-src allows https:); a logo over plain http is not
+// shown.
+//
+// Stable element IDs for browser tests: #username, #password, #sign-in,
+// #user-code, #submit-code, #start-camera, #photo, #approve, #deny,
+// .match-choice (three buttons), #status, #result-title, #device-list,
+// #sign-out, #nav-scan, #nav-devices; each view is a section #view-{signin,
+// scan, confirm, result, devices} with the hidden attribute when not shown.
+//
+// # Signing in and the device token
+//
+// POST /login is sent with device_type "web", a device_id made once with
+// crypto.randomUUID(), and a device_name such as "Chrome on Android" read from
+// the user agent. The token, the device_id and qrid's ID of the sign-in are kept
+// in localStorage, so the phone stays an approver across restarts, as a native
+// app does. The trade-off: any script that runs on this origin can read
+// localStorage, and the device_id binding does not help there (it sits next to
+// the token), so a cross-site-scripting hole anywhere on the issuer's origin
+// would leak the token. What limits that: the provider's CSP allows scripts from
+// 'self' only and no inline script; the app loads no third-party code (jsQR is
+// vendored); the token is revocable at once from any device's list; and signing
+// out deletes everything the app stored, the device_id included. An HttpOnly
+// cookie would hide the token from scripts but the mobile API is bearer-only and
+// would need CSRF defences; the planned fix is DPoP (RFC 9449) with a
+// non-extractable WebCrypto key kept in IndexedDB, which makes a stolen token
+// useless without the key.
+//
+// # Scanning
+//
+// The camera is opened with getUserMedia({video: {facingMode: "environment"}})
+// when the person presses Start camera, or by itself when the camera permission
+// is already granted; it stops when the view changes or the page is hidden.
+// Frames (and photos from the file input, read with createImageBitmap) are decoded
+// with the browser's BarcodeDetector when it supports qr_code, and with the
+// bundled jsQR otherwise (a photo also falls back to jsQR when BarcodeDetector
+// finds nothing). Only texts that look like a qrid code — an http(s) URL whose
+// path ends in /q/{qr_id}, qrid://q/{qr_id}, or a bare qr_id — are sent to POST
+// /qr/scan, so other QR codes in view cost no rate-limited scan; the server still
+// decides whether a URL names this issuer. Typed user codes are normalised as
+// the server does and refused before sending when they cannot be one.
+//
+// /app?qr={qr_id} and /app#qr={content} (for links from the /q/ page) scan that
+// code at once, or right after sign-in (it waits in sessionStorage), and are
+// taken out of the address so a reload does not scan again. Since a link can be
+// sent by anyone, the confirm screen then warns that the person opened a link
+// rather than scanned a code, and to approve only a sign-in they started
+// themselves.
+//
+// # jsQR
+//
+// jsQR 1.4.0 (Apache-2.0; its LICENSE is copied next to it) is pinned in
+// web/package.json and web/package-lock.json. web/build.sh runs npm ci (without
+// package scripts), copies node_modules/jsqr/dist/jsQR.js and LICENSE into
+// templates/static/app/vendor/, and redraws the icons (web/icons.mjs, Node's
+// standard library only). The copies are committed, so go build needs no npm;
+// rerun after changing the pin with
+//
+//	go generate ./provider/webapp
+//
+// jsQR's file is UMD, so the shell loads it as a classic deferred script before
+// the module, and the app calls window.jsQR.
+//
+// # Installing
+//
+// The shell links manifest.webmanifest (start_url /app, scope /app, display
+// standalone, an SVG icon and 192 and 512 pixel PNGs, also marked maskable).
+// There is no service worker: the app cannot do anything offline, since every
+// action is a call to qrid. Browsers that require one before offering to install
+// still offer Add to Home Screen.
+//
+// # Tests
+//
+// go test checks the handler and the files the shell and the manifest name;
+// node --test web/ tests logic.js.
+package webapp
+
+//go:generate sh ../../web/build.sh

@@ -1,0 +1,600 @@
+// qrid's web app at /app: sign in on this phone, scan a QR code (or type a user
+// code) shown on another screen, and approve or deny that sign-in. It speaks only
+// the mobile API (/api/mobile/v1, described by its openapi.json) and is the
+// reference for native apps. See provider/webapp/doc.go for the decisions.
+import {
+  describeScopes, describeUserAgent, errorMessage, formatCountdown, formatUserCode,
+  hostOf, logoAllowed, normalizeUserCode, outcomeFor, qrContent, qrFromLocation, timeAgo,
+} from "./logic.js";
+
+const API = "/api/mobile/v1";
+const KEY = { deviceID: "qrid.device_id", token: "qrid.token", signIn: "qrid.sign_in_id" };
+const PENDING = "qrid.pending_qr"; // sessionStorage: a code to scan after sign-in
+
+const $ = (id) => document.getElementById(id);
+
+// ---- storage -------------------------------------------------------------
+
+const store = {
+  get: (k) => { try { return localStorage.getItem(k); } catch { return null; } },
+  set: (k, v) => { try { localStorage.setItem(k, v); } catch { /* private mode */ } },
+  del: (k) => { try { localStorage.removeItem(k); } catch { /* private mode */ } },
+};
+
+/** deviceID returns this browser's device_id, made once and kept. */
+function deviceID() {
+  let id = store.get(KEY.deviceID);
+  if (!id) {
+    id = crypto.randomUUID();
+    store.set(KEY.deviceID, id);
+  }
+  return id;
+}
+
+const signedIn = () => Boolean(store.get(KEY.token));
+
+function forgetSignIn() {
+  store.del(KEY.token);
+  store.del(KEY.signIn);
+}
+
+// ---- API -----------------------------------------------------------------
+
+class APIError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * call sends one request to the mobile API and returns the decoded answer (null
+ * for 204). Failures throw APIError with the server's code and message; a 401 on
+ * an authenticated call also forgets the sign-in and returns to the sign-in view.
+ */
+async function call(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const authed = path !== "/login";
+  if (authed) {
+    headers.Authorization = `Bearer ${store.get(KEY.token) ?? ""}`;
+    headers["X-Device-Id"] = deviceID();
+  }
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store", credentials: "omit", redirect: "error",
+    });
+  } catch {
+    throw new APIError(0, "network", errorMessage(0, null, null));
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  if (res.ok) return data;
+  const code = data && typeof data.error === "string" ? data.error : "http_" + res.status;
+  const err = new APIError(res.status, code, errorMessage(res.status, data, res.headers.get("Retry-After")));
+  if (res.status === 401 && authed) {
+    forgetSignIn();
+    show("signin");
+    say("Your sign-in on this phone has ended. Sign in again.", true);
+    err.handled = true;
+  }
+  throw err;
+}
+
+// ---- status and views ----------------------------------------------------
+
+/** say puts a sentence in the live #status region (errors in red). */
+function say(text, isError = false) {
+  const s = $("status");
+  s.textContent = text ?? "";
+  s.classList.toggle("error", Boolean(isError) && Boolean(text));
+}
+
+/** fail reports a failed call, unless call() already handled it (401). */
+function fail(err) {
+  if (err && err.handled) return;
+  say(err instanceof APIError ? err.message : "Something went wrong. Try again.", true);
+  if (!(err instanceof APIError)) console.error(err);
+}
+
+const VIEWS = ["signin", "scan", "confirm", "result", "devices"];
+let current = "";
+
+/**
+ * show switches to one view, moves focus to its heading (so screen readers read
+ * where they are) and stops what the view left behind (camera, countdown).
+ */
+function show(name, { keepStatus = false } = {}) {
+  if (current === "scan" && name !== "scan") stopCamera();
+  if (current === "confirm" && name !== "confirm") stopCountdown();
+  current = name;
+  $("loading").hidden = true;
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== name;
+  $("nav").hidden = name === "signin";
+  for (const [nav, view] of [["nav-scan", "scan"], ["nav-devices", "devices"]]) {
+    if (name === view) $(nav).setAttribute("aria-current", "page");
+    else $(nav).removeAttribute("aria-current");
+  }
+  if (!keepStatus) say("");
+  const heading = document.querySelector(`#view-${name} h1`);
+  if (heading) heading.focus();
+  if (name === "scan") autoStartCamera();
+}
+
+/** busy disables buttons while a request runs, so nothing is sent twice. */
+async function busy(buttons, fn) {
+  for (const b of buttons) b.disabled = true;
+  try {
+    return await fn();
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+// ---- sign in -------------------------------------------------------------
+
+async function signIn(ev) {
+  ev.preventDefault();
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  if (!username || !password) {
+    say("Enter your username and password.", true);
+    (username ? $("password") : $("username")).focus();
+    return;
+  }
+  say("Signing in…");
+  try {
+    const res = await busy([$("sign-in")], () => call("POST", "/login", {
+      username, password, device_id: deviceID(), device_type: "web",
+      device_name: describeUserAgent(navigator.userAgent).slice(0, 100),
+    }));
+    store.set(KEY.token, res.token);
+    store.set(KEY.signIn, res.id);
+    $("password").value = "";
+    afterSignIn();
+  } catch (err) {
+    fail(err);
+    $("password").focus();
+  }
+}
+
+/** afterSignIn scans the code the app was opened for, if any, else shows Scan. */
+function afterSignIn() {
+  let code = null;
+  try {
+    code = sessionStorage.getItem(PENDING);
+    sessionStorage.removeItem(PENDING);
+  } catch { /* no session storage */ }
+  show("scan");
+  if (code) scan({ qr: code }, { fromLink: true });
+}
+
+// ---- scanning --------------------------------------------------------------
+
+let scanning = false; // a /qr/scan request is in flight
+
+/**
+ * scan posts a QR content or a user code to /qr/scan and shows the confirmation
+ * screen, or the outcome when the code cannot be used any more.
+ */
+async function scan(body, { fromLink = false } = {}) {
+  if (scanning) return;
+  scanning = true;
+  stopCamera();
+  say("Checking the code…");
+  try {
+    const res = await busy([$("submit-code")], () => call("POST", "/qr/scan", body));
+    showConfirm(res, fromLink);
+  } catch (err) {
+    const outcome = err instanceof APIError ? outcomeFor(err.code) : null;
+    if (outcome) showOutcome(outcome);
+    else fail(err);
+  } finally {
+    scanning = false;
+  }
+}
+
+function submitCode(ev) {
+  ev.preventDefault();
+  const code = normalizeUserCode($("user-code").value);
+  if (!code) {
+    say("That is not a sign-in code. It has eight letters, like BCDF-GHJK.", true);
+    $("user-code").focus();
+    return;
+  }
+  $("user-code").value = formatUserCode(code);
+  scan({ user_code: code });
+}
+
+/** onDecoded handles text read from a QR code by the camera or a photo. */
+function onDecoded(text) {
+  const qr = qrContent(text);
+  if (!qr) {
+    say("This QR code is not a qrid sign-in code.", true);
+    return false;
+  }
+  scan({ qr });
+  return true;
+}
+
+// ---- decoders ----------------------------------------------------------------
+
+let detector; // BarcodeDetector, null when unavailable, undefined before checking
+
+/** barcodeDetector returns a QR BarcodeDetector when the browser has one. */
+async function barcodeDetector() {
+  if (detector !== undefined) return detector;
+  detector = null;
+  if ("BarcodeDetector" in window) {
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      if (formats.includes("qr_code")) detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    } catch { /* fall back to jsQR */ }
+  }
+  return detector;
+}
+
+const canvas = document.createElement("canvas");
+const ctx = canvas.getContext("2d", { willReadFrequently: true });
+
+/**
+ * decode reads a QR code from a video frame or an image, with BarcodeDetector
+ * when the browser has one and with the bundled jsQR otherwise. Large sources are
+ * scaled down first: jsQR's time grows with the pixel count. Returns the text or "".
+ */
+async function decode(source, width, height, { thorough = false } = {}) {
+  const d = await barcodeDetector();
+  if (d) {
+    try {
+      const codes = await d.detect(source);
+      if (codes.length > 0) return codes[0].rawValue;
+      if (!thorough) return "";
+    } catch { /* try jsQR */ }
+  }
+  if (typeof window.jsQR !== "function" || !width || !height) return "";
+  const max = thorough ? 1600 : 800;
+  const scale = Math.min(1, max / Math.max(width, height));
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
+  const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  const found = window.jsQR(img.data, img.width, img.height, {
+    inversionAttempts: thorough ? "attemptBoth" : "dontInvert",
+  });
+  return found ? found.data : "";
+}
+
+// ---- camera ------------------------------------------------------------------
+
+let stream = null;
+let timer = 0;
+let lastRejected = ""; // a non-qrid QR text already reported, not repeated
+
+async function startCamera() {
+  if (stream) return;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    say("This browser cannot use the camera here. Take a photo of the code or type it instead.", true);
+    return;
+  }
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+  } catch (err) {
+    stream = null;
+    say(err && err.name === "NotAllowedError"
+      ? "The camera is not allowed. Allow it in the browser's settings, or take a photo of the code or type it."
+      : "The camera could not be started. Take a photo of the code or type it instead.", true);
+    return;
+  }
+  if (current !== "scan") { stopCamera(); return; }
+  const video = $("camera");
+  video.srcObject = stream;
+  video.hidden = false;
+  $("start-camera").hidden = true;
+  $("stop-camera").hidden = false;
+  try { await video.play(); } catch { /* autoplay of a muted stream is allowed */ }
+  say("Camera on. Point it at the QR code.");
+  lastRejected = "";
+  tick();
+}
+
+function tick() {
+  timer = window.setTimeout(async () => {
+    const video = $("camera");
+    if (!stream || scanning) return;
+    if (video.readyState >= 2) {
+      let text = "";
+      try {
+        text = await decode(video, video.videoWidth, video.videoHeight);
+      } catch { text = ""; }
+      if (!stream) return;
+      if (text && text !== lastRejected) {
+        if (onDecoded(text)) return; // scan() stops the camera
+        lastRejected = text;
+      }
+    }
+    tick();
+  }, 200);
+}
+
+function stopCamera() {
+  window.clearTimeout(timer);
+  if (stream) {
+    for (const t of stream.getTracks()) t.stop();
+    stream = null;
+  }
+  const video = $("camera");
+  video.srcObject = null;
+  video.hidden = true;
+  $("start-camera").hidden = false;
+  $("stop-camera").hidden = true;
+}
+
+/** autoStartCamera starts the camera by itself only when it is already allowed. */
+async function autoStartCamera() {
+  try {
+    const p = await navigator.permissions.query({ name: "camera" });
+    if (p.state === "granted" && current === "scan") startCamera();
+  } catch { /* no Permissions API for the camera: wait for the button */ }
+}
+
+async function decodePhoto() {
+  const input = $("photo");
+  const file = input.files && input.files[0];
+  input.value = "";
+  if (!file) return;
+  say("Reading the photo…");
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    say("That file could not be read as an image.", true);
+    return;
+  }
+  let text = "";
+  try {
+    text = await decode(bitmap, bitmap.width, bitmap.height, { thorough: true });
+  } catch { text = ""; }
+  bitmap.close();
+  if (!text) {
+    say("No QR code was found in the photo. Try again closer, or type the code.", true);
+    return;
+  }
+  onDecoded(text);
+}
+
+// ---- confirm -----------------------------------------------------------------
+
+let pending = null; // {token, deadline, requestedAt, hasMatch}
+let countdown = 0;
+
+function showConfirm(res, fromLink) {
+  const client = res.client || {};
+  $("client-name").textContent = client.name || client.client_id || "an application";
+  $("client-host").textContent = hostOf(client.client_uri || "");
+  $("client-first-party").hidden = !client.first_party;
+  const logo = $("client-logo");
+  if (client.logo_uri && logoAllowed(client.logo_uri, location.origin)) {
+    logo.src = client.logo_uri;
+    logo.hidden = false;
+  } else {
+    logo.removeAttribute("src");
+    logo.hidden = true;
+  }
+  $("link-warning").hidden = !fromLink;
+
+  const list = $("scopes");
+  list.replaceChildren();
+  for (const s of describeScopes(res.scopes)) {
+    const li = document.createElement("li");
+    li.textContent = s.text;
+    li.dataset.scope = s.scope;
+    list.append(li);
+  }
+  if (!list.children.length) {
+    const li = document.createElement("li");
+    li.textContent = "Nothing beyond signing you in";
+    list.append(li);
+  }
+
+  const req = res.requester || {};
+  $("req-device").textContent = describeUserAgent(req.user_agent || "");
+  $("req-ua").textContent = req.user_agent || "(not sent)";
+  $("req-ip").textContent = req.ip || "unknown";
+
+  const choices = Array.isArray(res.match_choices) ? res.match_choices : [];
+  const hasMatch = choices.length > 0;
+  $("match").hidden = !hasMatch;
+  $("approve").hidden = hasMatch;
+  document.querySelectorAll(".match-choice").forEach((b, i) => {
+    b.textContent = choices[i] ?? "";
+    b.value = choices[i] ?? "";
+    b.hidden = !choices[i];
+  });
+
+  pending = {
+    token: res.confirm_token,
+    deadline: Date.now() + Math.max(0, Number(res.expires_in) || 0) * 1000,
+    requestedAt: req.created_at,
+    hasMatch,
+  };
+  show("confirm");
+  say(hasMatch ? "Pick the number shown on the other screen, or deny." : "Check the details, then approve or deny.");
+  startCountdown();
+}
+
+function startCountdown() {
+  stopCountdown();
+  let warned = false;
+  const step = () => {
+    if (!pending) return;
+    const left = Math.ceil((pending.deadline - Date.now()) / 1000);
+    $("countdown").textContent = formatCountdown(left);
+    $("req-time").textContent = timeAgo(pending.requestedAt, Date.now()) || "unknown";
+    if (left <= 10 && left > 0 && !warned) {
+      warned = true;
+      say(`${left} seconds left to decide.`);
+    }
+    if (left <= 0) {
+      pending = null;
+      showOutcome(outcomeFor("expired"));
+    }
+  };
+  step();
+  countdown = window.setInterval(step, 1000);
+}
+
+function stopCountdown() {
+  window.clearInterval(countdown);
+  countdown = 0;
+}
+
+async function decide(approve, match) {
+  if (!pending) return;
+  const body = { confirm_token: pending.token, approve };
+  if (approve && match) body.match = match;
+  const buttons = [$("approve"), $("deny"), ...document.querySelectorAll(".match-choice")];
+  say(approve ? "Approving…" : "Denying…");
+  try {
+    const res = await busy(buttons, () => call("POST", "/qr/confirm", body));
+    pending = null;
+    showOutcome(outcomeFor(res && res.status) || { title: "Done", text: "Your decision was sent." });
+  } catch (err) {
+    if (err && err.handled) return;
+    const outcome = err instanceof APIError ? outcomeFor(err.code) : null;
+    if (outcome) {
+      pending = null;
+      showOutcome(outcome);
+    } else {
+      fail(err);
+    }
+  }
+}
+
+function showOutcome(outcome) {
+  stopCountdown();
+  $("result-title").textContent = outcome.title;
+  $("result-text").textContent = outcome.text;
+  show("result");
+  say(`${outcome.title}. ${outcome.text}`);
+}
+
+// ---- devices -------------------------------------------------------------------
+
+async function showDevices() {
+  show("devices");
+  const list = $("device-list");
+  list.replaceChildren();
+  say("Loading your devices…");
+  let res;
+  try {
+    res = await call("GET", "/devices");
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  const devices = (res && res.devices) || [];
+  for (const d of devices) {
+    const li = document.createElement("li");
+    const info = document.createElement("div");
+    const name = document.createElement("p");
+    name.className = "name";
+    name.textContent = d.name || d.device_type || "Unnamed device";
+    const meta = document.createElement("p");
+    meta.className = "meta";
+    const seen = d.last_seen_at ? `, last seen ${timeAgo(d.last_seen_at, Date.now())}` : "";
+    meta.textContent = `${d.device_type}, signed in ${timeAgo(d.created_at, Date.now())}${seen}`;
+    info.append(name, meta);
+    li.append(info);
+    li.dataset.id = d.id;
+    if (d.current) {
+      li.classList.add("current-device");
+      const mark = document.createElement("span");
+      mark.className = "current";
+      mark.textContent = "This phone";
+      li.append(mark);
+    } else {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary revoke";
+      b.textContent = "Sign out";
+      b.setAttribute("aria-label", `Sign out ${name.textContent}`);
+      b.addEventListener("click", () => revoke(d, li, b));
+      li.append(b);
+    }
+    list.append(li);
+  }
+  say(devices.length === 1 ? "1 device." : `${devices.length} devices.`);
+}
+
+async function revoke(d, li, button) {
+  try {
+    await busy([button], () => call("DELETE", `/devices/${encodeURIComponent(d.id)}`));
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  li.remove();
+  say(`${d.name || "The device"} was signed out.`);
+  $("devices-title").focus();
+}
+
+async function signOut() {
+  let told = true;
+  try {
+    await busy([$("sign-out")], () => call("POST", "/logout"));
+  } catch (err) {
+    if (err && err.handled) { localStorage.clear(); return; }
+    told = false;
+  }
+  // Forget everything this app kept, the device_id included: the next sign-in is
+  // a new device.
+  try { localStorage.clear(); sessionStorage.clear(); } catch { /* nothing kept */ }
+  show("signin");
+  say(told
+    ? "Signed out of this phone."
+    : "Signed out of this phone, but qrid could not be told. Sign this phone out from another device's list.", !told);
+}
+
+// ---- start -----------------------------------------------------------------------
+
+function start() {
+  // A code the app was opened for (/app?qr=… or /app#qr=…) is scanned after
+  // sign-in; it is taken out of the address so a reload does not scan it again.
+  const fromURL = qrFromLocation(location.search, location.hash);
+  if (location.search || location.hash) history.replaceState(null, "", location.pathname);
+
+  $("signin-form").addEventListener("submit", signIn);
+  $("code-form").addEventListener("submit", submitCode);
+  $("start-camera").addEventListener("click", startCamera);
+  $("stop-camera").addEventListener("click", () => { stopCamera(); say("Camera off."); });
+  $("photo").addEventListener("change", decodePhoto);
+  $("approve").addEventListener("click", () => decide(true));
+  $("deny").addEventListener("click", () => decide(false));
+  document.querySelectorAll(".match-choice").forEach((b) => {
+    b.addEventListener("click", () => decide(true, b.value));
+  });
+  $("scan-again").addEventListener("click", () => show("scan"));
+  $("nav-scan").addEventListener("click", () => show("scan"));
+  $("nav-devices").addEventListener("click", showDevices);
+  $("sign-out").addEventListener("click", signOut);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) stopCamera();
+  });
+
+  if (signedIn()) {
+    show("scan");
+    if (fromURL) scan({ qr: fromURL }, { fromLink: true });
+    return;
+  }
+  if (fromURL) {
+    try { sessionStorage.setItem(PENDING, fromURL); } catch { /* scanned by hand then */ }
+  }
+  show("signin");
+  if (fromURL) say("Sign in first; the code you opened will be checked next.");
+}
+
+start();
