@@ -36,6 +36,7 @@ import (
 
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/admin"
+	"github.com/qrid/qrid/provider/demo"
 	"github.com/qrid/qrid/provider/digest"
 	"github.com/qrid/qrid/provider/fositestore"
 	"github.com/qrid/qrid/provider/keys"
@@ -63,6 +64,18 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Demo, when set (with --dev), mounts the newcomers' page /demo for these
+	// seeded demo clients.
+	Demo *DemoClients
+}
+
+// DemoClients names the demo clients `qrid serve --dev` seeds.
+type DemoClients struct {
+	// WebClientID is the demo website's client and RedirectURI its callback.
+	WebClientID string
+	RedirectURI string
+	// CLIClientID is the demo terminal (device flow) client.
+	CLIClientID string
 }
 
 // SessionLifetime is how long an SSO session lasts.
@@ -343,6 +356,9 @@ func (p *Provider) routes() http.Handler {
 	handle("/healthz", "healthz", p.healthz, http.MethodGet, http.MethodHead)
 	handle("/readyz", "readyz", p.readyz, http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", p.metrics.handler()).Methods(http.MethodGet)
+	if d := p.cfg.Demo; d != nil {
+		(&demo.Handler{Issuer: p.cfg.Issuer, ClientID: d.WebClientID, RedirectURI: d.RedirectURI, CLIClientID: d.CLIClientID, Logger: p.log}).Mount(r)
+	}
 	(&qrweb.Handler{QR: p.qr, Issuer: p.cfg.Issuer, Now: p.now, Logger: p.log, Instrument: p.metrics.instrument}).Mount(r)
 	(&mobile.Handler{
 		Store: p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,

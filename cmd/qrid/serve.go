@@ -256,6 +256,7 @@ func (a *app) serve(ctx context.Context, cfg serveConfig) error {
 		QRTTL:      cfg.qrTTL,
 		QRInterval: cfg.qrInterval,
 		Logger:     logger,
+		Demo:       demoClients(cfg.dev),
 	}, store)
 	if err != nil {
 		return fmt.Errorf("starting the provider: %w", err)
@@ -343,4 +344,12 @@ func (a *app) serve(ctx context.Context, cfg serveConfig) error {
 		logger.Info("stopped")
 	}
 	return runErr
+}
+
+// demoClients names the seeded demo clients for the /demo page in --dev mode.
+func demoClients(dev bool) *provider.DemoClients {
+	if !dev {
+		return nil
+	}
+	return &provider.DemoClients{WebClientID: demoClientID, RedirectURI: demoRedirectURIs[0], CLIClientID: demoCLIClientID}
 }

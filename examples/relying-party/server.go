@@ -255,7 +255,7 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.setFlowCookie(w, cookieNonce, nonce)
 	s.setFlowCookie(w, cookieVerifier, verifier)
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, d.oauth2.AuthCodeURL(state, oidc.Nonce(nonce)), http.StatusFound)
+	http.Redirect(w, r, d.oauth2.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)), http.StatusFound)
 }
 
 func (s *server) handleCallback(w http.ResponseWriter, r *http.Request) {

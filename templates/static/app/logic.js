@@ -175,7 +175,7 @@ export function describeUserAgent(ua) {
   else if (/\b(OPR|Opera)\//.test(s)) browser = "Opera";
   else if (/\bSamsungBrowser\//.test(s)) browser = "Samsung Internet";
   else if (/\b(Firefox|FxiOS)\//.test(s)) browser = "Firefox";
-  else if (/\b(Chrome|CriOS|Chromium)\//.test(s)) browser = "Chrome";
+  else if (/\b(Chrome|CriOS|Chromium|HeadlessChrome)\//.test(s)) browser = "Chrome";
   else if (/\bSafari\//.test(s) && /\bVersion\//.test(s)) browser = "Safari";
   else if (/^curl\//.test(s)) browser = "curl";
 
