@@ -450,3 +450,32 @@ func waitNextSecond() {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestDiscovery(t *testing.T) {
+	e := newEnv(t, memoryStore())
+	resp, body := e.newBrowser().get(e.issuer + "/.well-known/openid-configuration")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery: %d", resp.StatusCode)
+	}
+	var d struct {
+		Issuer      string   `json:"issuer"`
+		DeviceAuth  string   `json:"device_authorization_endpoint"`
+		EndSession  string   `json:"end_session_endpoint"`
+		GrantTypes  []string `json:"grant_types_supported"`
+		PKCEMethods []string `json:"code_challenge_methods_supported"`
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Issuer != e.issuer || d.DeviceAuth != e.issuer+"/oauth2/device/auth" || d.EndSession != e.issuer+"/oauth2/logout" {
+		t.Errorf("discovery endpoints = %+v", d)
+	}
+	for _, g := range []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"} {
+		if !slices.Contains(d.GrantTypes, g) {
+			t.Errorf("grant_types_supported %v lacks %s", d.GrantTypes, g)
+		}
+	}
+	if !slices.Equal(d.PKCEMethods, []string{"S256"}) {
+		t.Errorf("code_challenge_methods_supported = %v, want only S256", d.PKCEMethods)
+	}
+}

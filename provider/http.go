@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/qrid/qrid/templates"
@@ -96,7 +97,15 @@ func staticHandler() http.Handler {
 			writeJSONError(w, http.StatusNotFound, "not_found", "No such file.")
 			return
 		}
-		w.Header().Set("Cache-Control", "public, max-age=3600")
+		if strings.HasPrefix(r.URL.Path, "app/") {
+			// The mobile web app's code must match its shell after an upgrade.
+			w.Header().Set("Cache-Control", "no-cache")
+		} else {
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+		}
+		if strings.HasSuffix(r.URL.Path, ".webmanifest") {
+			w.Header().Set("Content-Type", "application/manifest+json")
+		}
 		files.ServeHTTP(w, r)
 	})
 }

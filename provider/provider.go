@@ -43,6 +43,7 @@ import (
 	"github.com/qrid/qrid/provider/mobile"
 	"github.com/qrid/qrid/provider/qrweb"
 	"github.com/qrid/qrid/provider/ratelimit"
+	"github.com/qrid/qrid/provider/webapp"
 	"github.com/qrid/qrid/storage"
 	"github.com/qrid/qrid/templates"
 )
@@ -359,6 +360,7 @@ func (p *Provider) routes() http.Handler {
 	if d := p.cfg.Demo; d != nil {
 		(&demo.Handler{Issuer: p.cfg.Issuer, ClientID: d.WebClientID, RedirectURI: d.RedirectURI, CLIClientID: d.CLIClientID, Logger: p.log}).Mount(r)
 	}
+	(&webapp.Handler{Logger: p.log, Instrument: p.metrics.instrument}).Mount(r)
 	(&qrweb.Handler{QR: p.qr, Issuer: p.cfg.Issuer, Now: p.now, Logger: p.log, Instrument: p.metrics.instrument}).Mount(r)
 	(&mobile.Handler{
 		Store: p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,

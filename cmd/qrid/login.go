@@ -206,6 +206,7 @@ func (a *app) showQR(auth *deviceAuthorization) error {
 		fmt.Fprint(w, art)
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Or open %s and enter the code %s\n", auth.VerificationURI, auth.UserCode)
+		fmt.Fprintf(w, "The QR holds %s (qrid phone scan accepts it as text)\n", auth.VerificationURIComplete)
 	} else {
 		fmt.Fprintf(w, "Open %s and enter the code %s\n", auth.VerificationURI, auth.UserCode)
 	}
