@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/qrid/qrid/provider/fositestore"
+	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/provider/password"
 	"github.com/qrid/qrid/storage"
 )
@@ -247,21 +248,21 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	username := strings.ToLower(strings.TrimSpace(r.PostForm.Get("username")))
 	pass := r.PostForm.Get("password")
 	if username == "" || pass == "" {
-		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), username, "Enter your username and password.", http.StatusBadRequest)
+		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), username, i18n.LoginMissingCredentials, http.StatusBadRequest)
 		return
 	}
 	user, err := p.store.GetUserByUsername(r.Context(), username)
 	hash := user.PasswordHash
 	if err != nil {
 		if !errors.Is(err, storage.ErrNotFound) {
-			p.renderError(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable", "Please try again in a moment.", "")
+			p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
 			return
 		}
 		hash = dummyPasswordHash
 	}
 	if verr := password.Verify(hash, pass); err != nil || verr != nil {
 		p.log.Info("password sign-in refused", "username_known", err == nil)
-		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), username, "Wrong username or password.", http.StatusUnauthorized)
+		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), username, i18n.LoginWrongPassword, http.StatusUnauthorized)
 		return
 	}
 	if _, err := p.startBrowserSession(w, r, user.ID, []string{"pwd"}); err != nil {
@@ -302,7 +303,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess == nil {
-		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), "", "Your session has ended; sign in again.", http.StatusUnauthorized)
+		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), "", i18n.LoginSessionEnded, http.StatusUnauthorized)
 		return
 	}
 	switch r.PostForm.Get("decision") {
@@ -311,7 +312,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The person denied the request."))
 		return
 	default:
-		p.renderError(w, r, http.StatusBadRequest, "Invalid request", "The consent form was not answered.", "invalid_request")
+		p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageConsentUnanswered, "invalid_request")
 		return
 	}
 	scopes := []string(ar.GetRequestedScopes())
@@ -337,26 +338,26 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) readAuthzForm(w http.ResponseWriter, r *http.Request) (fosite.AuthorizeRequester, string, time.Time, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		p.renderError(w, r, http.StatusUnsupportedMediaType, "Invalid request", "The form must be sent as application/x-www-form-urlencoded.", "invalid_request")
+		p.renderError(w, r, http.StatusUnsupportedMediaType, i18n.ErrorInvalidRequest, i18n.MessageFormContentType, "invalid_request")
 		return nil, "", time.Time{}, false
 	}
 	if err := r.ParseForm(); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Invalid request", "The form could not be read.", "invalid_request")
+		p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageFormUnreadable, "invalid_request")
 		return nil, "", time.Time{}, false
 	}
 	for _, k := range []string{"csrf", "authz", "username", "password", "decision"} {
 		if len(r.PostForm[k]) > 1 {
-			p.renderError(w, r, http.StatusBadRequest, "Invalid request", "A form field was sent twice.", "invalid_request")
+			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageFieldTwice, "invalid_request")
 			return nil, "", time.Time{}, false
 		}
 	}
 	if !p.checkCSRF(r) {
-		p.renderError(w, r, http.StatusForbidden, "Request refused", "This form was not sent from qrid's page in this browser. Go back to the application and start again.", "invalid_request")
+		p.renderError(w, r, http.StatusForbidden, i18n.ErrorRequestRefused, i18n.MessageForeignFormApp, "invalid_request")
 		return nil, "", time.Time{}, false
 	}
 	query, requestedAt, err := p.openAuthz(r.PostForm.Get("authz"))
 	if err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Invalid request", "The sign-in form is invalid or has expired. Go back to the application and start again.", "invalid_request")
+		p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageAuthzExpired, "invalid_request")
 		return nil, "", time.Time{}, false
 	}
 	ar, err := p.reparseAuthorize(r, query)
@@ -389,5 +390,5 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	if rfc.CodeField >= 500 {
 		status = rfc.CodeField
 	}
-	p.renderError(w, r, status, "This sign-in request cannot be completed", msg, rfc.ErrorField)
+	p.renderError(w, r, status, i18n.ErrorAuthorizeIncomplete, i18n.MessageAuthorizeDetail, rfc.ErrorField, msg)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -143,6 +144,18 @@ func value[T any](b *tab, what string, a chromedp.Action[T]) T {
 		b.t.Fatalf("%s: %v\n%s", what, err, b.describe())
 	}
 	return v
+}
+
+// response runs steps that navigate and returns the new document's response.
+func (b *tab) response(what string, steps ...chromedp.Action[chromedp.Void]) *network.Response {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, steps...)
+	if err != nil {
+		b.t.Fatalf("%s: %v\n%s", what, err, b.describe())
+	}
+	return resp
 }
 
 // eval evaluates a JavaScript expression in the page.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qrid/qrid/grants/qr"
+	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/provider/password"
 	"github.com/qrid/qrid/storage"
 )
@@ -40,7 +41,7 @@ func (p *Provider) renderDevice(w http.ResponseWriter, r *http.Request, status i
 			data["Username"] = u.Username
 		}
 	}
-	p.render(w, status, "device.html", data)
+	p.render(w, r, status, "device.html", data)
 }
 
 // deviceSubmit serves POST /device: sign in if needed, then scan the code.
@@ -53,12 +54,12 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	userCode, qrID := strings.TrimSpace(form.Get("user_code")), qr.ParseQRContent(p.cfg.Issuer, form.Get("qr"))
 	if ok, wait := p.userCodeLimiter.Take(clientIP(r), p.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		p.renderDevice(w, r, http.StatusTooManyRequests, userCode, qrID, "", "Too many attempts from your network; wait a minute and try again.")
+		p.renderDevice(w, r, http.StatusTooManyRequests, userCode, qrID, "", i18n.DeviceTooManyAttempts)
 		return
 	}
 	sess, err := p.browserSession(r)
 	if err != nil {
-		p.renderError(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable", "Please try again in a moment.", "")
+		p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
 		return
 	}
 	if sess == nil {
@@ -69,11 +70,11 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 			hash = dummyPasswordHash
 		}
 		if verr := password.Verify(hash, form.Get("password")); err != nil || verr != nil {
-			p.renderDevice(w, r, http.StatusUnauthorized, userCode, qrID, username, "Wrong username or password.")
+			p.renderDevice(w, r, http.StatusUnauthorized, userCode, qrID, username, i18n.LoginWrongPassword)
 			return
 		}
 		if sess, err = p.startBrowserSession(w, r, user.ID, []string{"pwd"}); err != nil {
-			p.renderError(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable", "Please try again in a moment.", "")
+			p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
 			return
 		}
 	}
@@ -81,27 +82,27 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	if qrID != "" {
 		req = qr.ScanRequest{QR: qrID, AccountID: sess.Subject, DeviceID: p.webDeviceID(sess)}
 	} else if userCode == "" {
-		p.renderDevice(w, r, http.StatusBadRequest, "", "", "", "Type the code shown on the other screen.")
+		p.renderDevice(w, r, http.StatusBadRequest, "", "", "", i18n.DeviceCodeMissing)
 		return
 	}
 	res, err := p.qr.Scan(ctx, req)
 	if err != nil {
 		var qe *qr.Error
 		if errors.As(err, &qe) {
-			msg := qe.Message
+			msg := qrErrorKey(qe)
 			if errors.Is(err, qr.ErrNotFound) {
-				msg = "That code is not valid. Check it and try again."
+				msg = i18n.DeviceCodeNotValid
 			}
 			p.renderDevice(w, r, qe.Status, userCode, "", "", msg)
 			return
 		}
 		p.log.Error("web scan", "err", err)
-		p.renderError(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable", "Please try again in a moment.", "")
+		p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
 		return
 	}
 	client, err := p.store.GetClient(ctx, res.Session.ClientID)
 	if err != nil {
-		p.renderError(w, r, http.StatusNotFound, "Unknown application", "The application asking to sign in no longer exists.", "")
+		p.renderError(w, r, http.StatusNotFound, i18n.ErrorUnknownApplication, i18n.MessageUnknownApplication, "")
 		return
 	}
 	user, _ := p.store.GetUser(ctx, sess.Subject)
@@ -115,7 +116,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	if u, err := url.Parse(client.ClientURI); err == nil {
 		host = u.Host
 	}
-	p.render(w, http.StatusOK, "device_confirm.html", map[string]any{
+	p.render(w, r, http.StatusOK, "device_confirm.html", map[string]any{
 		"Client":       &clientView{Name: client.Name, LogoURI: client.LogoURI},
 		"ClientHost":   host,
 		"Scopes":       scopes,
@@ -137,7 +138,7 @@ func (p *Provider) deviceConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := p.browserSession(r)
 	if err != nil || sess == nil {
-		p.renderError(w, r, http.StatusUnauthorized, "Session ended", "Your session has ended; start again from the code.", "")
+		p.renderError(w, r, http.StatusUnauthorized, i18n.ErrorSessionEnded, i18n.MessageDeviceSessionEnded, "")
 		return
 	}
 	form := r.PostForm
@@ -147,7 +148,7 @@ func (p *Provider) deviceConfirm(w http.ResponseWriter, r *http.Request) {
 		approve = true
 	case "deny":
 	default:
-		p.renderError(w, r, http.StatusBadRequest, "Invalid request", "The confirmation was not answered.", "invalid_request")
+		p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageConfirmUnanswered, "invalid_request")
 		return
 	}
 	res, err := p.qr.Confirm(r.Context(), qr.ConfirmRequest{
@@ -157,14 +158,14 @@ func (p *Provider) deviceConfirm(w http.ResponseWriter, r *http.Request) {
 	var qe *qr.Error
 	switch {
 	case errors.As(err, &qe):
-		p.render(w, qe.Status, "device_done.html", map[string]any{"Title": "Sign-in not completed", "Message": qe.Message})
+		p.render(w, r, qe.Status, "device_done.html", map[string]any{"Title": i18n.ErrorSignInNotCompleted, "Message": qrErrorKey(qe)})
 	case err != nil:
 		p.log.Error("web confirm", "err", err)
-		p.renderError(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable", "Please try again in a moment.", "")
+		p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
 	case res.State == storage.QRApproved:
-		p.render(w, http.StatusOK, "device_done.html", map[string]any{"Title": "You are signed in", "Message": "Go back to the other screen: it is signed in now. You can close this page."})
+		p.render(w, r, http.StatusOK, "device_done.html", map[string]any{"Title": i18n.DoneApproved, "Message": i18n.DoneApprovedMessage})
 	default:
-		p.render(w, http.StatusOK, "device_done.html", map[string]any{"Title": "Sign-in refused", "Message": "Nobody was signed in. You can close this page."})
+		p.render(w, r, http.StatusOK, "device_done.html", map[string]any{"Title": i18n.DoneDenied, "Message": i18n.DoneDeniedMessage})
 	}
 }
 
@@ -173,21 +174,21 @@ func (p *Provider) deviceConfirm(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request, fields ...string) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		p.renderError(w, r, http.StatusUnsupportedMediaType, "Invalid request", "The form must be sent as application/x-www-form-urlencoded.", "invalid_request")
+		p.renderError(w, r, http.StatusUnsupportedMediaType, i18n.ErrorInvalidRequest, i18n.MessageFormContentType, "invalid_request")
 		return false
 	}
 	if err := r.ParseForm(); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Invalid request", "The form could not be read.", "invalid_request")
+		p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageFormUnreadable, "invalid_request")
 		return false
 	}
 	for _, k := range fields {
 		if len(r.PostForm[k]) > 1 {
-			p.renderError(w, r, http.StatusBadRequest, "Invalid request", "A form field was sent twice.", "invalid_request")
+			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageFieldTwice, "invalid_request")
 			return false
 		}
 	}
 	if !p.checkCSRF(r) {
-		p.renderError(w, r, http.StatusForbidden, "Request refused", "This form was not sent from qrid's page in this browser. Start again.", "invalid_request")
+		p.renderError(w, r, http.StatusForbidden, i18n.ErrorRequestRefused, i18n.MessageForeignFormRestart, "invalid_request")
 		return false
 	}
 	return true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/storage"
 )
 
@@ -27,7 +28,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
-			p.renderError(w, r, http.StatusBadRequest, "Invalid request", "The sign-out form could not be read.", "invalid_request")
+			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageSignOutUnreadable, "invalid_request")
 			return
 		}
 		params = r.PostForm
@@ -36,7 +37,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	for k, v := range params {
 		if len(v) > 1 {
-			p.renderError(w, r, http.StatusBadRequest, "Invalid request", "The parameter "+k+" was sent more than once.", "invalid_request")
+			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageParamTwice, "invalid_request", k)
 			return
 		}
 	}
@@ -45,11 +46,11 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	if hint := params.Get("id_token_hint"); hint != "" {
 		sub, aud, err := p.logoutHint(ctx, hint)
 		if err != nil {
-			p.renderError(w, r, http.StatusBadRequest, "Invalid sign-out request", "The id_token_hint is not an ID token issued by this provider.", "invalid_request")
+			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidSignOut, i18n.MessageBadIDTokenHint, "invalid_request")
 			return
 		}
 		if clientID != "" && !slices.Contains(aud, clientID) {
-			p.renderError(w, r, http.StatusBadRequest, "Invalid sign-out request", "The client_id does not match the id_token_hint.", "invalid_request")
+			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidSignOut, i18n.MessageClientIDMismatch, "invalid_request")
 			return
 		}
 		if clientID == "" && len(aud) == 1 {
@@ -60,13 +61,13 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	redirect := params.Get("post_logout_redirect_uri")
 	if redirect != "" {
 		if !p.postLogoutRedirectAllowed(ctx, clientID, redirect) {
-			p.renderError(w, r, http.StatusBadRequest, "Invalid sign-out request", "The post_logout_redirect_uri is not registered for this application.", "invalid_request")
+			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidSignOut, i18n.MessageBadPostLogoutURI, "invalid_request")
 			return
 		}
 	}
 	sess, err := p.browserSession(r)
 	if err != nil {
-		p.renderError(w, r, http.StatusServiceUnavailable, "Sign-out is unavailable", "Please try again in a moment.", "")
+		p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignOutUnavailable, i18n.MessageTryAgain, "")
 		return
 	}
 
@@ -78,7 +79,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		confirmed = true
 	case r.Method == http.MethodPost:
 		if !p.checkCSRF(r) {
-			p.renderError(w, r, http.StatusForbidden, "Request refused", "This form was not sent from qrid's page in this browser.", "invalid_request")
+			p.renderError(w, r, http.StatusForbidden, i18n.ErrorRequestRefused, i18n.MessageForeignForm, "invalid_request")
 			return
 		}
 		confirmed = true
@@ -88,18 +89,18 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		if u, err := p.store.GetUser(ctx, sess.Subject); err == nil {
 			username = u.Username
 		}
-		p.render(w, http.StatusOK, "logout.html", map[string]any{
+		p.render(w, r, http.StatusOK, "logout.html", map[string]any{
 			"CSRF": p.csrfToken(w, r), "ClientID": clientID, "PostLogoutRedirectURI": redirect,
 			"State": params.Get("state"), "Username": username,
 		})
 		return
 	}
 	if err := p.endBrowserSession(w, r); err != nil {
-		p.renderError(w, r, http.StatusServiceUnavailable, "Sign-out is unavailable", "Please try again in a moment.", "")
+		p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignOutUnavailable, i18n.MessageTryAgain, "")
 		return
 	}
 	if redirect == "" {
-		p.render(w, http.StatusOK, "logout.html", map[string]any{"Done": true})
+		p.render(w, r, http.StatusOK, "logout.html", map[string]any{"Done": true})
 		return
 	}
 	u, _ := url.Parse(redirect)

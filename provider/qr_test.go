@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -565,4 +566,44 @@ func TestQRRaces(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAdminRevokesDevice: an admin lists a user's devices and revokes one; its
+// token stops working at once.
+func TestAdminRevokesDevice(t *testing.T) {
+	q := newQREnv(t, memoryStore())
+	ph := q.newPhone(t, "alice", testPassword, "lost-phone")
+	adminSrv := httptest.NewServer(q.p.AdminHandler())
+	t.Cleanup(adminSrv.Close)
+	call := func(method, path string) (int, string) {
+		req, _ := http.NewRequest(method, adminSrv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer admin-token")
+		resp, err := adminSrv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, readBody(t, resp)
+	}
+	status, body := call(http.MethodGet, "/admin/v1/users/"+q.user.ID+"/devices")
+	var list struct {
+		Devices []struct {
+			ID       string `json:"id"`
+			DeviceID string `json:"device_id"`
+		} `json:"devices"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); status != http.StatusOK || err != nil || len(list.Devices) != 1 || list.Devices[0].DeviceID != "lost-phone" {
+		t.Fatalf("devices = %d %s", status, body)
+	}
+	if strings.Contains(body, ph.token) {
+		t.Fatal("the admin API shows the device token")
+	}
+	if status, _ := call(http.MethodDelete, "/admin/v1/devices/"+list.Devices[0].ID); status != http.StatusNoContent {
+		t.Fatalf("revoke = %d", status)
+	}
+	if status, _ := ph.call(t, http.MethodGet, "/api/mobile/v1/devices", nil); status != http.StatusUnauthorized {
+		t.Fatalf("the revoked device's token still works: %d", status)
+	}
+	if status, _ := call(http.MethodDelete, "/admin/v1/devices/"+list.Devices[0].ID); status != http.StatusNotFound {
+		t.Fatalf("revoking twice = %d, want 404", status)
+	}
 }

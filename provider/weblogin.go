@@ -15,6 +15,7 @@ import (
 
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/fositestore"
+	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/storage"
 )
 
@@ -276,18 +277,18 @@ func (p *Provider) qrComplete(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get("qr_id")
 	sess, owned := p.ownWebQR(r, id)
 	if !owned || sess.ClientID != ar.GetClient().GetID() {
-		p.renderError(w, r, http.StatusNotFound, "Sign-in not completed", "This sign-in code does not belong to this browser.", "invalid_request")
+		p.renderError(w, r, http.StatusNotFound, i18n.ErrorSignInNotCompleted, i18n.MessageQRNotThisBrowser, "invalid_request")
 		return
 	}
 	consumed, err := p.qr.Consume(ctx, id)
 	if err != nil {
-		p.renderLoginMessage(w, r, ar, r.PostForm.Get("authz"), "That sign-in code can no longer be used. Scan the new code.", http.StatusConflict)
+		p.renderLoginMessage(w, r, ar, r.PostForm.Get("authz"), i18n.LoginQRUsed, http.StatusConflict)
 		return
 	}
 	p.hub.Publish(consumed)
 	user, err := p.store.GetUser(ctx, consumed.AccountID)
 	if err != nil {
-		p.renderLoginMessage(w, r, ar, r.PostForm.Get("authz"), "The account that approved no longer exists.", http.StatusConflict)
+		p.renderLoginMessage(w, r, ar, r.PostForm.Get("authz"), i18n.LoginQRAccountGone, http.StatusConflict)
 		return
 	}
 	if _, err := p.startBrowserSession(w, r, user.ID, []string{"qr"}); err != nil {

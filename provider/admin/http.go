@@ -71,6 +71,8 @@ func (a *api) router() *mux.Router {
 	v1("/users", a.listUsers, http.MethodGet)
 	v1("/users/{id}", a.getUser, http.MethodGet)
 	v1("/users/{id}", a.deleteUser, http.MethodDelete)
+	v1("/users/{id}/devices", a.listUserDevices, http.MethodGet)
+	v1("/devices/{id}", a.revokeDevice, http.MethodDelete)
 
 	v1("/keys", a.listKeys, http.MethodGet)
 	v1("/keys/rotate", a.rotateKeys, http.MethodPost)

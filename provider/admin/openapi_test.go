@@ -77,8 +77,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	if !slices.Equal(documented, routed) {
 		t.Errorf("routes and document differ:\nrouted     %q\ndocumented %q", routed, documented)
 	}
-	if len(routed) != 13 {
-		t.Errorf("%d routes, want 13", len(routed))
+	if len(routed) != 15 {
+		t.Errorf("%d routes, want 15", len(routed))
 	}
 }
 

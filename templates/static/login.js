@@ -16,16 +16,19 @@
   var source = null;
   var generation = 0;
 
+  // The page puts its messages, in the page's language, in data-msg-* attributes.
+  var d = section.dataset;
   var messages = {
-    pending: "Waiting for your phone…",
-    scanned: "Scanned — confirm on your phone.",
-    approved: "Approved — signing you in…",
-    expired: "This code expired. Getting a new one…",
-    used: "This code was already used.",
-    denied: "Sign-in refused on the phone.",
-    contested: "Another device scanned this code, so it was closed for your safety.",
-    wrong_match: "The wrong number was picked on the phone, so the sign-in was refused."
+    pending: d.msgPending,
+    scanned: d.msgScanned,
+    approved: d.msgApproved,
+    expired: d.msgExpired,
+    used: d.msgUsed,
+    denied: d.msgDenied,
+    contested: d.msgContested,
+    wrong_match: d.msgWrongMatch
   };
+  var renewFailed = d.msgRenewFailed;
 
   function show(text) { statusEl.textContent = text; }
 
@@ -109,7 +112,7 @@
         follow();
       })
       .catch(function () {
-        show("A new code could not be made. Reload the page or use your password.");
+        show(renewFailed);
         renewButton.hidden = false;
       });
   }
