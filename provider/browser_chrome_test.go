@@ -223,7 +223,7 @@ func (b *tab) shot(name string) {
 	}
 }
 
-// readQR decodes the QR code drawn by the element sel, from a screenshot of it: what
+// readQR decodes the QR code drawn by the element with id, from a screenshot of it: what
 // a phone's camera would read off the screen.
 func (b *tab) readQR(id string) string {
 	b.t.Helper()

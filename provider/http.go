@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qrid/qrid/provider/jsonapi"
 	"github.com/qrid/qrid/templates"
 )
 
@@ -49,46 +50,22 @@ func securityHeaders(next http.Handler) http.Handler {
 func (p *Provider) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &jsonapi.StatusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
 				p.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				if !rec.wrote {
+				if !rec.Written() {
 					writeJSONError(rec, http.StatusInternalServerError, "server_error", "The server failed to handle this request.")
 				}
 			}
-			p.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+			p.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.Status(), "duration", time.Since(start))
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
-
-// statusRecorder remembers the status written, for logs and metrics.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if !s.wrote {
-		s.wrote = true
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (flushing).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func staticHandler() http.Handler {
 	files := http.FileServer(http.FS(templates.Static()))

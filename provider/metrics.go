@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/qrid/qrid/provider/jsonapi"
 )
 
 // metrics are the Prometheus metrics of the public listener, in a registry of the
@@ -41,9 +43,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 func (m *metrics) instrument(endpoint string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &jsonapi.StatusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(endpoint, strconv.Itoa(rec.status)).Inc()
+		m.requests.WithLabelValues(endpoint, strconv.Itoa(rec.Status())).Inc()
 		m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 	})
 }

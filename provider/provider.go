@@ -252,6 +252,11 @@ func (p *Provider) HeldPolls() int64 { return p.qr.HeldPolls() }
 // right now.
 func (p *Provider) Watchers() int64 { return p.watchers.Load() }
 
+// RecheckQR makes every held poll and login-page stream look at its session again
+// at once, as after a jump of the clock (they otherwise notice expiry on their own
+// timers).
+func (p *Provider) RecheckQR() { p.hub.Reset() }
+
 // Drain makes held long-polls answer at once; call it when the server starts
 // shutting down (http.Server.RegisterOnShutdown).
 func (p *Provider) Drain() { p.qr.Drain() }

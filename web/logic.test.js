@@ -4,8 +4,11 @@ import assert from "node:assert/strict";
 import {
   describeScopes, describeUserAgent, errorMessage, formatCountdown, formatUserCode,
   hostOf, logoAllowed, normalizeUserCode, outcomeFor, qrContent, qrFromLocation,
-  scopeText, timeAgo,
+  KNOWN_ERRORS, OUTCOMES, scopeText, timeAgo,
 } from "../templates/static/app/logic.js";
+import { MESSAGES, pickLang, plural, translator } from "../templates/static/app/messages.js";
+
+const ZH = translator("zh-Hans");
 
 const ID = "AAAAAAAAAAAAAAAAAAAAAA"; // a qr_id: 22 characters of base64url
 const ID2 = "BBBBBBBBBBBBBBBBBBBB-_";
@@ -87,6 +90,19 @@ test("scopes in plain words", () => {
   assert.deepEqual(describeScopes(undefined), []);
 });
 
+test("scopes in plain words, in Chinese", () => {
+  assert.equal(scopeText("openid", ZH), "知道你是谁（你的 qrid 账号 ID）");
+  assert.equal(scopeText("profile", ZH), "查看你的姓名和用户名");
+  assert.equal(scopeText("email", ZH), "查看你的电子邮件地址");
+  assert.equal(scopeText("offline_access", ZH), "在你离开时保持登录");
+  assert.equal(scopeText("calendar.read", ZH), "使用“calendar.read”");
+  assert.equal(scopeText("toString", ZH), "使用“toString”");
+  assert.deepEqual(describeScopes(["email", "x", "email"], ZH), [
+    { scope: "email", text: "查看你的电子邮件地址" },
+    { scope: "x", text: "使用“x”" },
+  ]);
+});
+
 test("timeAgo", () => {
   const now = Date.parse("2030-01-02T03:04:05Z");
   const ago = (s) => new Date(now - s * 1000).toISOString();
@@ -109,6 +125,24 @@ test("timeAgo", () => {
   assert.equal(timeAgo(undefined, now), "");
 });
 
+test("timeAgo in Chinese", () => {
+  const now = Date.parse("2030-01-02T03:04:05Z");
+  const ago = (s) => new Date(now - s * 1000).toISOString();
+  const cases = [
+    [0, "刚刚"],
+    [59, "刚刚"],
+    [60, "1 分钟前"],
+    [120, "2 分钟前"],
+    [3600, "1 小时前"],
+    [5 * 3600, "5 小时前"],
+    [86400, "1 天前"],
+    [3 * 86400, "3 天前"],
+    [-300, "刚刚"],
+  ];
+  for (const [s, want] of cases) assert.equal(timeAgo(ago(s), now, ZH), want, `${s}s`);
+  assert.equal(timeAgo("not a time", now, ZH), "");
+});
+
 test("formatCountdown", () => {
   assert.equal(formatCountdown(60), "1:00");
   assert.equal(formatCountdown(59.9), "0:59");
@@ -116,6 +150,8 @@ test("formatCountdown", () => {
   assert.equal(formatCountdown(0), "0:00");
   assert.equal(formatCountdown(-5), "0:00");
   assert.equal(formatCountdown(NaN), "0:00");
+  assert.equal(formatCountdown(65, ZH), "1:05");
+  assert.equal(formatCountdown(-1, ZH), "0:00");
 });
 
 test("describeUserAgent", () => {
@@ -134,6 +170,8 @@ test("describeUserAgent", () => {
     [undefined, "Browser on unknown system"],
   ];
   for (const [ua, want] of cases) assert.equal(describeUserAgent(ua), want, ua);
+  assert.equal(describeUserAgent(cases[0][0], ZH), "Android 上的 Chrome");
+  assert.equal(describeUserAgent("", ZH), "未知系统 上的 浏览器");
 });
 
 test("hostOf and logoAllowed", () => {
@@ -152,20 +190,92 @@ test("hostOf and logoAllowed", () => {
 
 test("outcomes", () => {
   assert.match(outcomeFor("already_scanned").text, /^This code was scanned by another device and has been closed for your safety/);
+  assert.match(outcomeFor("already_scanned", ZH).text, /^另一台设备扫描了此代码，为了你的安全，它已被关闭/);
+  assert.deepEqual(outcomeFor("expired", ZH), { title: "代码已过期", text: MESSAGES["zh-Hans"]["outcome.expired.text"] });
   for (const code of ["approved", "denied", "wrong_match", "expired", "already_used", "invalid_token", "forbidden"]) {
-    assert.ok(outcomeFor(code), code);
+    for (const m of [undefined, ZH]) {
+      const o = outcomeFor(code, m);
+      assert.ok(o && o.title && o.text && !o.title.startsWith("outcome."), code);
+    }
   }
   for (const code of ["not_found", "rate_limited", "invalid_request", "constructor", ""]) {
     assert.equal(outcomeFor(code), null, code);
   }
 });
 
-test("errorMessage prefers the server's message", () => {
-  assert.equal(errorMessage(404, { error: "not_found", message: "This sign-in code does not exist." }, null), "This sign-in code does not exist.");
+test("errorMessage: the catalog for known codes, else the server's message", () => {
+  assert.equal(errorMessage(404, { error: "not_found", message: "No such code." }, null), "That is not a valid qrid sign-in code.");
+  assert.equal(errorMessage(404, { error: "not_found", message: "No such code." }, null, ZH), "这不是有效的 qrid 登录代码。");
+  assert.equal(errorMessage(401, { error: "invalid_credentials", message: "x" }, null, ZH), "用户名或密码错误。");
+  assert.equal(errorMessage(429, { error: "rate_limited", message: "Too many scans. Try again in 30 seconds." }, "30", ZH), "尝试次数过多。请在 30 秒后重试。");
+  assert.equal(errorMessage(400, { error: "invalid_request", message: "The body is not JSON." }, null, ZH), "The body is not JSON.", "unknown codes keep the server's words");
+  assert.equal(errorMessage(400, { error: "constructor", message: "Odd." }, null), "Odd.", "no prototype lookups");
+  assert.equal(errorMessage(0, null, null, ZH), "无法连接 qrid，请检查网络后重试。");
+  assert.equal(errorMessage(418, null, null, ZH), "请求失败（HTTP 418）。");
+  for (const code of KNOWN_ERRORS) {
+    for (const lang of Object.keys(MESSAGES)) {
+      assert.equal(errorMessage(400, { error: code, message: "server words" }, null, translator(lang)), MESSAGES[lang][`error.code.${code}`], `${lang} ${code}`);
+    }
+  }
   assert.equal(errorMessage(429, { error: "rate_limited", message: "Too many attempts." }, "30"), "Too many attempts. Try again in 30 seconds.");
   assert.equal(errorMessage(429, null, "1"), "Too many attempts. Try again in 1 second.");
   assert.equal(errorMessage(429, null, "soon"), "Too many attempts.");
   assert.match(errorMessage(0, null, null), /could not be reached/);
   assert.match(errorMessage(502, null, null), /had a problem/);
   assert.equal(errorMessage(418, { message: "" }, null), "The request failed (HTTP 418).");
+});
+
+test("the catalogs have the same keys, placeholders and no empty message", () => {
+  const langs = Object.keys(MESSAGES);
+  assert.deepEqual(langs, ["en", "zh-Hans"]);
+  const en = MESSAGES.en;
+  const holes = (msg) => [...msg.matchAll(/\{(\w+)\}/g)].map((x) => x[1]).sort();
+  for (const lang of langs) {
+    const cat = MESSAGES[lang];
+    assert.deepEqual(Object.keys(cat).sort(), Object.keys(en).sort(), lang);
+    for (const [key, msg] of Object.entries(cat)) {
+      assert.equal(typeof msg, "string", `${lang} ${key}`);
+      assert.ok(msg.trim() !== "", `${lang}: ${key} is empty`);
+      assert.deepEqual(holes(msg), holes(en[key]), `${lang}: ${key} has other placeholders than English`);
+    }
+  }
+});
+
+test("every key the app uses is in the catalog", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const dir = new URL("../templates/static/app/", import.meta.url);
+  const used = new Set();
+  for (const file of ["app.js", "logic.js"]) {
+    const src = await readFile(new URL(file, dir), "utf8");
+    for (const [, key] of src.matchAll(/\bm\(\s*"([a-z_.]+)"/g)) used.add(key);
+    for (const [, key] of src.matchAll(/\bplural\(\s*m,\s*"([a-z_.]+)"/g)) {
+      used.add(`${key}_one`);
+      used.add(`${key}_other`);
+    }
+  }
+  for (const key of ["confirm.prompt", "confirm.prompt_match", "confirm.approving", "confirm.denying", "signout.done", "signout.untold"]) {
+    used.add(key); // chosen by a ternary inside m(...)
+  }
+  for (const s of ["openid", "profile", "email", "offline_access"]) used.add(`scope.${s}`);
+  for (const c of OUTCOMES) { used.add(`outcome.${c}.title`); used.add(`outcome.${c}.text`); }
+  for (const c of KNOWN_ERRORS) used.add(`error.code.${c}`);
+  assert.ok(used.size > 40, `found only ${used.size} keys`);
+  for (const key of used) assert.ok(Object.hasOwn(MESSAGES.en, key), `the app uses ${key}, which the catalog lacks`);
+});
+
+test("translator, pickLang and plural", () => {
+  assert.equal(pickLang("zh-Hans"), "zh-Hans");
+  assert.equal(pickLang("zh-CN"), "zh-Hans");
+  assert.equal(pickLang("en"), "en");
+  assert.equal(pickLang("fr"), "en");
+  assert.equal(pickLang(""), "en");
+  assert.equal(pickLang(undefined), "en");
+  const m = translator("en");
+  assert.equal(m("no.such.key"), "no.such.key", "a missing key shows as itself");
+  assert.equal(m("devices.revoked", { name: "{n} $& x" }), "{n} $& x was signed out.", "values are not patterns");
+  assert.equal(m("error.http"), "The request failed (HTTP {status}).", "unfilled placeholders stay");
+  assert.equal(plural(m, "devices.count", 1), "1 device.");
+  assert.equal(plural(m, "devices.count", 3), "3 devices.");
+  assert.equal(plural(ZH, "devices.count", 3), "3 台设备。");
+  assert.equal(plural(ZH, "confirm.seconds_left", 1), "还剩 1 秒可以决定。");
 });

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qrid/qrid/provider/digest"
+	"github.com/qrid/qrid/provider/jsonapi/apitest"
 	"github.com/qrid/qrid/storage"
 	"github.com/qrid/qrid/storage/memory"
 )
@@ -78,24 +79,6 @@ func (f *fakeKeys) rotations() []string {
 	return slices.Clone(f.rotated)
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is one admin API served over a real listener.
 type env struct {
 	t     *testing.T
@@ -104,7 +87,7 @@ type env struct {
 	store storage.Storage
 	mem   *memory.Store
 	keys  *fakeKeys
-	logs  *syncBuffer
+	logs  *apitest.LogBuffer
 }
 
 type envOption func(*env)
@@ -123,7 +106,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	mem := memory.New()
-	e := &env{t: t, mem: mem, store: mem, keys: newFakeKeys(), logs: &syncBuffer{}}
+	e := &env{t: t, mem: mem, store: mem, keys: newFakeKeys(), logs: &apitest.LogBuffer{}}
 	e.svc = &Service{Store: mem, Keys: e.keys, ClientSecrets: secrets, Now: func() time.Time { return testNow }}
 	for _, o := range opts {
 		o(e)

@@ -1,21 +1,20 @@
 package admin
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/qrid/qrid/provider/jsonapi"
 )
 
 // PathPrefix is where the admin API is mounted.
@@ -247,82 +246,27 @@ func (a *api) rotateKeys(w http.ResponseWriter, r *http.Request) {
 
 // Request bodies.
 
-// decode reads r's body into v: one JSON object of at most maxBodyBytes, no unknown
-// fields, nothing after it. An empty body is accepted when optional. On failure it
-// answers the error and returns false.
+// decode reads r's body into v (see jsonapi.Decode) with at most maxBodyBytes. An
+// empty body is accepted when optional. On failure it answers the error and returns
+// false.
 func (a *api) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
-	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if _, err := body.Peek(1); err == io.EOF {
-		if optional {
-			return true
-		}
-		writeError(w, invalidRequest("The request body is empty; send a JSON object."))
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		writeError(w, newError(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
-			"The request body must be JSON, sent with Content-Type: application/json."))
-		return false
-	}
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, decodeError(err))
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, decodeError(err))
-			return false
-		}
-		writeError(w, invalidRequest("The request body has data after the JSON object; send exactly one object."))
+	if e := jsonapi.Decode(w, r, v, maxBodyBytes); e != nil && !(optional && e.Problem == jsonapi.Empty) {
+		writeError(w, bodyError(e))
 		return false
 	}
 	return true
 }
 
-// decodeError describes a JSON decoding failure.
-func decodeError(err error) *Error {
-	var (
-		tooLarge  *http.MaxBytesError
-		syntax    *json.SyntaxError
-		wrongType *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &tooLarge):
-		return newError(http.StatusRequestEntityTooLarge, CodeRequestTooLarge,
-			"The request body is larger than %d bytes.", maxBodyBytes)
-	case errors.As(err, &syntax):
-		return invalidRequest("The request body is not valid JSON (at byte %d).", syntax.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalidRequest("The request body ends in the middle of a JSON value.")
-	case errors.As(err, &wrongType):
-		if wrongType.Field == "" {
-			return invalidRequest("The request body must be a JSON object, not a %s.", wrongType.Value)
-		}
-		return invalidRequest("Field %s has the wrong type: got a %s, want %s.", wrongType.Field, wrongType.Value, jsonKind(wrongType.Type.Kind().String()))
-	default:
-		// Unknown fields and the like: encoding/json's message names the field.
-		return invalidRequest("The request body is not acceptable: %s.", strings.TrimPrefix(err.Error(), "json: "))
+// bodyError is the admin API's answer to a refused request body.
+func bodyError(e *jsonapi.BodyError) *Error {
+	code := CodeInvalidRequest
+	switch e.Problem {
+	case jsonapi.NotJSON:
+		code = CodeUnsupportedMediaType
+	case jsonapi.TooLarge:
+		code = CodeRequestTooLarge
 	}
-}
-
-// jsonKind names a Go kind as a JSON type.
-func jsonKind(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	default:
-		return "a number"
-	}
+	return &Error{Status: e.Status(), Code: code, Message: e.Message, cause: e}
 }
 
 // Responses.
@@ -406,7 +350,7 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 				panic(v)
 			}
 			a.log.ErrorContext(r.Context(), "admin handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			if sw, ok := w.(*statusWriter); !ok || sw.status == 0 {
+			if sw, ok := w.(*jsonapi.StatusRecorder); !ok || !sw.Written() {
 				writeError(w, newError(http.StatusInternalServerError, CodeInternal, "The server failed to handle the request; the error is logged."))
 			}
 		}()
@@ -421,36 +365,9 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &jsonapi.StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
 		a.log.InfoContext(r.Context(), "admin request", "method", r.Method, "path", r.URL.Path,
-			"status", status, "duration", time.Since(start))
+			"status", sw.Status(), "duration", time.Since(start))
 	})
 }
-
-// statusWriter records the status written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

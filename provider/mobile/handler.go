@@ -18,6 +18,7 @@ import (
 
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/digest"
+	"github.com/qrid/qrid/provider/jsonapi"
 	"github.com/qrid/qrid/provider/ratelimit"
 	"github.com/qrid/qrid/storage"
 )
@@ -142,7 +143,7 @@ func (h *Handler) common(next http.HandlerFunc) http.Handler {
 		start := time.Now()
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &jsonapi.StatusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -150,16 +151,12 @@ func (h *Handler) common(next http.HandlerFunc) http.Handler {
 				}
 				h.log.ErrorContext(r.Context(), "mobile handler panicked", "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				if sw.status == 0 {
+				if !sw.Written() {
 					writeError(sw, errInternal)
 				}
 			}
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
 			h.log.InfoContext(r.Context(), "mobile request", "method", r.Method, "path", r.URL.Path,
-				"status", status, "duration", time.Since(start))
+				"status", sw.Status(), "duration", time.Since(start))
 		}()
 		next(sw, r)
 	})
@@ -277,26 +274,3 @@ func randomString(n int) (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
-
-// statusWriter records the status written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/digest"
+	"github.com/qrid/qrid/provider/jsonapi/apitest"
 	"github.com/qrid/qrid/storage"
 	"github.com/qrid/qrid/storage/memory"
 )
@@ -48,24 +49,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Test accounts. Their hashes are argon2id with small parameters so the tests stay
 // fast; password.Verify reads the parameters from the hash. TestLoginRealHash uses
 // password.Hash itself.
@@ -81,7 +64,7 @@ type env struct {
 	qr     *qr.Service
 	clock  *clock
 	router *mux.Router
-	logs   *syncBuffer
+	logs   *apitest.LogBuffer
 	alice  storage.User
 	bob    storage.User
 	// tv asks with number matching; firstParty without.
@@ -93,7 +76,7 @@ type env struct {
 func newEnv(t *testing.T, configure ...func(*Handler)) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, store: memory.New(), clock: &clock{now: testStart}, logs: &syncBuffer{}}
+	e := &env{t: t, store: memory.New(), clock: &clock{now: testStart}, logs: &apitest.LogBuffer{}}
 	secret := []byte("0123456789abcdef0123456789abcdef-test-secret")
 	keyed := func(purpose string) *digest.Keyed {
 		k, err := digest.New(secret, purpose)

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"github.com/qrid/qrid/provider/jsonapi/apitest"
 )
 
 func TestOpenAPIDocument(t *testing.T) {
 	t.Parallel()
 	var doc struct {
-		OpenAPI    string                                `json:"openapi"`
-		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		OpenAPI    string `json:"openapi"`
 		Components struct {
 			SecuritySchemes map[string]struct {
 				Type   string `json:"type"`
@@ -44,9 +45,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 
-	var all any
-	_ = json.Unmarshal(OpenAPI, &all)
-	checkRefs(t, all, all)
+	apitest.CheckRefs(t, OpenAPI)
 
 	// Every error code the API can answer is documented.
 	var errSchema struct {
@@ -65,72 +64,13 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 
-	// The router and the document list the same operations.
-	var documented []string
-	for path, item := range doc.Paths {
-		for method := range item {
-			switch method {
-			case "get", "put", "post", "delete", "patch", "head", "options", "trace":
-				documented = append(documented, strings.ToUpper(method)+" "+path)
-			}
-		}
-	}
+	// The router and the document list the same operations; the route for the rest of
+	// the prefix answers JSON 404s and 405s.
 	r := mux.NewRouter()
 	(&Handler{}).Mount(r)
-	var routed []string
-	err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
-		path, err := route.GetPathTemplate()
-		if err != nil {
-			return err
-		}
-		methods, err := route.GetMethods()
-		if err != nil {
-			if path == PathPrefix+"/" {
-				return nil // the JSON 404 and 405 for the rest of the prefix
-			}
-			t.Errorf("route %s serves every method: %v", path, err)
-			return nil
-		}
-		for _, m := range methods {
-			routed = append(routed, m+" "+path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(documented)
-	slices.Sort(routed)
-	if !slices.Equal(documented, routed) {
-		t.Errorf("routes and document differ:\nrouted     %q\ndocumented %q", routed, documented)
-	}
+	routed := apitest.CheckRoutes(t, r, OpenAPI, PathPrefix+"/")
 	if len(routed) != 7 {
 		t.Errorf("%d routes, want 7", len(routed))
-	}
-}
-
-// checkRefs fails for every "$ref" in v that does not resolve in root.
-func checkRefs(t *testing.T, root, v any) {
-	t.Helper()
-	switch v := v.(type) {
-	case map[string]any:
-		if ref, ok := v["$ref"].(string); ok {
-			node := root
-			for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-				m, _ := node.(map[string]any)
-				node = m[part]
-			}
-			if node == nil {
-				t.Errorf("$ref %q does not resolve", ref)
-			}
-		}
-		for _, x := range v {
-			checkRefs(t, root, x)
-		}
-	case []any:
-		for _, x := range v {
-			checkRefs(t, root, x)
-		}
 	}
 }
 

@@ -26,12 +26,12 @@ type element struct {
 	text  string
 }
 
-// parseShell reads the shell with encoding/xml in its lenient HTML mode; the shell
-// is written so that this works (every attribute has a quoted value, void
-// elements are self-closed).
-func parseShell(t *testing.T) []*element {
+// parseShell reads the shell as /app serves it for an Accept-Language value with
+// encoding/xml in its lenient HTML mode; the shell is written so that this works
+// (every attribute has a quoted value, void elements are self-closed).
+func parseShell(t *testing.T, acceptLanguage string) []*element {
 	t.Helper()
-	d := xml.NewDecoder(strings.NewReader(shellFile(t)))
+	d := xml.NewDecoder(strings.NewReader(renderedShell(t, acceptLanguage)))
 	d.Strict = false
 	d.AutoClose = xml.HTMLAutoClose
 	d.Entity = xml.HTMLEntity
@@ -100,7 +100,13 @@ func mustExist(t *testing.T, ref string) {
 }
 
 func TestShellMarkup(t *testing.T) {
-	elems := parseShell(t)
+	for accept, lang := range map[string]string{"": "en", "zh-CN": "zh-Hans"} {
+		t.Run(lang, func(t *testing.T) { checkShellMarkup(t, accept, lang) })
+	}
+}
+
+func checkShellMarkup(t *testing.T, acceptLanguage, lang string) {
+	elems := parseShell(t, acceptLanguage)
 	ids := map[string]*element{}
 	labels := map[string]bool{}
 	classes := map[string]int{}
@@ -154,8 +160,8 @@ func TestShellMarkup(t *testing.T) {
 		}
 	}
 
-	if h := elems[0]; h.name != "html" || h.attrs["lang"] != "en" {
-		t.Errorf("the document does not start with <html lang=en>: %+v", h)
+	if h := elems[0]; h.name != "html" || h.attrs["lang"] != lang {
+		t.Errorf("the document does not start with <html lang=%s>: %+v", lang, h)
 	}
 	if manifest != "/static/app/manifest.webmanifest" {
 		t.Errorf("manifest link %q", manifest)

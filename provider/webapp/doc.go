@@ -3,15 +3,48 @@
 // §1, §3b, §4). It uses only the mobile API (/api/mobile/v1, described by
 // provider/mobile/openapi.json), exactly as a native app would.
 //
-//	GET /app    the app shell (templates/static/app/index.html)
+//	GET /app    the app shell (templates/static/app/index.html), in English or Chinese
 //	GET /app/   a redirect to /app, keeping the query
 //
-// The shell is served with Cache-Control: no-cache and a strong ETag, so phones
-// revalidate it on every start. Everything else is a plain file under
-// templates/static/app/, embedded with the other static assets and served by the
-// provider's /static/ route: app.js (the app, an ES2020 module, no framework and
-// no build step), logic.js (its pure logic, also imported by the Node tests in
-// web/), app.css, manifest.webmanifest, the icons, and vendor/jsQR.js.
+// The shell is served with Cache-Control: no-cache and a strong ETag (one per
+// language), so phones revalidate it on every start. Everything else is a plain
+// file under templates/static/app/, embedded with the other static assets and
+// served by the provider's /static/ route: app.js (the app, an ES2020 module, no
+// framework and no build step), logic.js (its pure logic, also imported by the
+// Node tests in web/), messages.js (the app's words), app.css,
+// manifest.webmanifest, the icons, and vendor/jsQR.js.
+//
+// # Languages
+//
+// The app speaks the languages of provider/i18n, English and Simplified Chinese,
+// chosen from the request's Accept-Language by i18n.FromRequest, as the server's
+// pages are; its Chinese wording follows theirs. The work is split in two:
+//
+//   - The shell is an html/template (index.html names its texts {{.T.key}}),
+//     rendered once per language when the route is mounted, from the small map
+//     shellText (shell_text.go). /app answers the page of the request's language,
+//     with <html lang="en"> or <html lang="zh-Hans">, Content-Language and Vary:
+//     Accept-Language (i18n.SetHeaders). Rendering on the server, rather than
+//     filling the texts from script, means no English flashes before the app
+//     starts and the noscript text is translated too. A text the shell names but
+//     a language lacks fails the rendering (missingkey=error): /app then answers
+//     500 and logs, and the tests catch it first. The file itself, also reachable
+//     as /static/app/index.html, is the unrendered template.
+//   - Everything app.js shows while it runs (view titles it sets, buttons of the
+//     device list, status and error sentences, scope wording, "5 minutes ago",
+//     the countdown, the match prompt) comes from messages.js, whose catalogs en
+//     and zh-Hans have the same keys. The app picks one by <html lang>, so the
+//     server's choice holds for both halves. The logic.js helpers that return
+//     words take the catalog's translator as their last argument (English when
+//     left out).
+//
+// The mobile API answers in English. For the error codes the app knows
+// (already_scanned, expired, wrong_match, already_used, invalid_credentials,
+// rate_limited, not_found, unauthorized) it shows its own sentence in the page's
+// language; for any other code, the server's message as sent. The device_name
+// sent at sign-in ("Chrome on Android") stays English: it is data kept by the
+// server and shown on every device. The manifest's name and description are
+// English (one file for all languages).
 //
 // # The app
 //
@@ -20,8 +53,8 @@
 // the requester's device, IP address and time, a countdown of the confirm
 // token's expires_in, and either Approve or, with number matching, the three
 // numbers "shown on the screen"; and Deny); the outcome; the account's devices
-// (revoke others, sign this phone out). Every API error is shown with the
-// server's message, except the outcomes that end a sign-in (already_scanned,
+// (revoke others, sign this phone out). Every API error is shown as a sentence
+// (see Languages), except the outcomes that end a sign-in (already_scanned,
 // wrong_match, expired, already_used, ...), which get their own screen; a 401
 // forgets the sign-in and returns to the sign-in view. Status changes are
 // announced in the aria-live region #status, and each view change moves focus to
@@ -99,8 +132,11 @@
 //
 // # Tests
 //
-// go test checks the handler and the files the shell and the manifest name;
-// node --test web/ tests logic.js.
+// go test checks the handler (the language choice and its headers included), the
+// shell texts of both languages and the files the shell and the manifest name;
+// node --test web/ tests logic.js in both languages and that the two catalogs of
+// messages.js have the same keys and placeholders and no empty message. go test
+// runs the Node tests too when node is installed.
 package webapp
 
 //go:generate sh ../../web/build.sh

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/text/language"
 
+	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/templates"
 )
 
@@ -31,7 +35,7 @@ type Handler struct {
 }
 
 // Mount registers GET and HEAD /app (the shell) and /app/ (a redirect to /app,
-// keeping the query) on r. The shell is read once, here.
+// keeping the query) on r. The shell is read and rendered once, here.
 func (h *Handler) Mount(r *mux.Router) {
 	wrap := h.Instrument
 	if wrap == nil {
@@ -42,35 +46,78 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.Handle("/app/", wrap("app", http.HandlerFunc(redirect))).Methods(methods...)
 }
 
-// shell returns the handler of /app: the shell from the assets, revalidated on
-// every load (Cache-Control: no-cache with a strong ETag), so a new version of the
-// app reaches phones on their next visit.
+// page is the shell rendered in one language, with its strong ETag.
+type page struct {
+	body []byte
+	etag string
+}
+
+// shell returns the handler of /app: the shell from the assets, rendered once
+// per language of provider/i18n and served in the one the request's
+// Accept-Language picks (Content-Language, Vary: Accept-Language), revalidated
+// on every load (Cache-Control: no-cache with a strong ETag), so a new version of
+// the app reaches phones on their next visit.
 func (h *Handler) shell() http.Handler {
 	assets := h.Static
 	if assets == nil {
 		assets = templates.Static()
 	}
-	page, err := fs.ReadFile(assets, ShellPath)
+	pages, err := renderShell(assets)
 	if err != nil {
 		log := h.Logger
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Error("read the app shell", "path", ShellPath, "err", err)
+		log.Error("render the app shell", "path", ShellPath, "err", err)
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "The app is not available.", http.StatusInternalServerError)
 		})
 	}
-	sum := sha256.Sum256(page)
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := i18n.FromRequest(r)
+		p, ok := pages[lang]
+		if !ok {
+			lang = i18n.Supported[0]
+			p = pages[lang]
+		}
 		hd := w.Header()
 		hd.Set("Content-Type", "text/html; charset=utf-8")
 		hd.Set("Cache-Control", "no-cache")
-		hd.Set("ETag", etag)
+		hd.Set("ETag", p.etag)
+		i18n.SetHeaders(hd, lang)
 		// ServeContent answers HEAD, If-None-Match (304) and ranges.
-		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(page))
+		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(p.body))
 	})
+}
+
+// shellData is what the shell template sees: the language tag for <html lang>
+// (which app.js reads to pick its messages) and the shell's texts.
+type shellData struct {
+	Lang string
+	T    map[string]string
+}
+
+// renderShell renders the shell template in every supported language. A key the
+// shell names but a language lacks is an error, not a blank.
+func renderShell(assets fs.FS) (map[language.Tag]page, error) {
+	src, err := fs.ReadFile(assets, ShellPath)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := template.New(ShellPath).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return nil, err
+	}
+	pages := make(map[language.Tag]page, len(i18n.Supported))
+	for _, lang := range i18n.Supported {
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, shellData{Lang: lang.String(), T: shellText[lang]}); err != nil {
+			return nil, fmt.Errorf("%v: %w", lang, err)
+		}
+		sum := sha256.Sum256(b.Bytes())
+		pages[lang] = page{body: b.Bytes(), etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	}
+	return pages, nil
 }
 
 // redirect sends /app/ to /app, with the query (/app/?qr=… keeps its code).

@@ -34,6 +34,7 @@
 
   function onStatus(st) {
     section.dataset.state = st.status;
+    section.dataset.reason = st.reason || "";
     if (st.status === "approved") {
       stop();
       show(messages.approved);

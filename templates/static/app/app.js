@@ -6,6 +6,11 @@ import {
   describeScopes, describeUserAgent, errorMessage, formatCountdown, formatUserCode,
   hostOf, logoAllowed, normalizeUserCode, outcomeFor, qrContent, qrFromLocation, timeAgo,
 } from "./logic.js";
+import { plural, translator } from "./messages.js";
+
+// The page's language, set by the server from Accept-Language; every word the app
+// shows comes from messages.js through m.
+const m = translator(document.documentElement.lang);
 
 const API = "/api/mobile/v1";
 const KEY = { deviceID: "qrid.device_id", token: "qrid.token", signIn: "qrid.sign_in_id" };
@@ -68,18 +73,18 @@ async function call(method, path, body) {
       cache: "no-store", credentials: "omit", redirect: "error",
     });
   } catch {
-    throw new APIError(0, "network", errorMessage(0, null, null));
+    throw new APIError(0, "network", errorMessage(0, null, null, m));
   }
   if (res.status === 204) return null;
   let data = null;
   try { data = await res.json(); } catch { data = null; }
   if (res.ok) return data;
   const code = data && typeof data.error === "string" ? data.error : "http_" + res.status;
-  const err = new APIError(res.status, code, errorMessage(res.status, data, res.headers.get("Retry-After")));
+  const err = new APIError(res.status, code, errorMessage(res.status, data, res.headers.get("Retry-After"), m));
   if (res.status === 401 && authed) {
     forgetSignIn();
     show("signin");
-    say("Your sign-in on this phone has ended. Sign in again.", true);
+    say(m("session.ended"), true);
     err.handled = true;
   }
   throw err;
@@ -97,7 +102,7 @@ function say(text, isError = false) {
 /** fail reports a failed call, unless call() already handled it (401). */
 function fail(err) {
   if (err && err.handled) return;
-  say(err instanceof APIError ? err.message : "Something went wrong. Try again.", true);
+  say(err instanceof APIError ? err.message : m("error.generic"), true);
   if (!(err instanceof APIError)) console.error(err);
 }
 
@@ -142,11 +147,11 @@ async function signIn(ev) {
   const username = $("username").value.trim();
   const password = $("password").value;
   if (!username || !password) {
-    say("Enter your username and password.", true);
+    say(m("signin.missing"), true);
     (username ? $("password") : $("username")).focus();
     return;
   }
-  say("Signing in…");
+  say(m("signin.busy"));
   try {
     const res = await busy([$("sign-in")], () => call("POST", "/login", {
       username, password, device_id: deviceID(), device_type: "web",
@@ -185,12 +190,12 @@ async function scan(body, { fromLink = false } = {}) {
   if (scanning) return;
   scanning = true;
   stopCamera();
-  say("Checking the code…");
+  say(m("scan.checking"));
   try {
     const res = await busy([$("submit-code")], () => call("POST", "/qr/scan", body));
     showConfirm(res, fromLink);
   } catch (err) {
-    const outcome = err instanceof APIError ? outcomeFor(err.code) : null;
+    const outcome = err instanceof APIError ? outcomeFor(err.code, m) : null;
     if (outcome) showOutcome(outcome);
     else fail(err);
   } finally {
@@ -202,7 +207,7 @@ function submitCode(ev) {
   ev.preventDefault();
   const code = normalizeUserCode($("user-code").value);
   if (!code) {
-    say("That is not a sign-in code. It has eight letters, like BCDF-GHJK.", true);
+    say(m("scan.bad_user_code"), true);
     $("user-code").focus();
     return;
   }
@@ -214,7 +219,7 @@ function submitCode(ev) {
 function onDecoded(text) {
   const qr = qrContent(text);
   if (!qr) {
-    say("This QR code is not a qrid sign-in code.", true);
+    say(m("scan.not_qrid"), true);
     return false;
   }
   scan({ qr });
@@ -277,7 +282,7 @@ let lastRejected = ""; // a non-qrid QR text already reported, not repeated
 async function startCamera() {
   if (stream) return;
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    say("This browser cannot use the camera here. Take a photo of the code or type it instead.", true);
+    say(m("camera.unsupported"), true);
     return;
   }
   try {
@@ -285,8 +290,8 @@ async function startCamera() {
   } catch (err) {
     stream = null;
     say(err && err.name === "NotAllowedError"
-      ? "The camera is not allowed. Allow it in the browser's settings, or take a photo of the code or type it."
-      : "The camera could not be started. Take a photo of the code or type it instead.", true);
+      ? m("camera.denied")
+      : m("camera.failed"), true);
     return;
   }
   if (current !== "scan") { stopCamera(); return; }
@@ -296,7 +301,7 @@ async function startCamera() {
   $("start-camera").hidden = true;
   $("stop-camera").hidden = false;
   try { await video.play(); } catch { /* autoplay of a muted stream is allowed */ }
-  say("Camera on. Point it at the QR code.");
+  say(m("camera.on"));
   lastRejected = "";
   tick();
 }
@@ -346,12 +351,12 @@ async function decodePhoto() {
   const file = input.files && input.files[0];
   input.value = "";
   if (!file) return;
-  say("Reading the photo…");
+  say(m("photo.reading"));
   let bitmap;
   try {
     bitmap = await createImageBitmap(file);
   } catch {
-    say("That file could not be read as an image.", true);
+    say(m("photo.unreadable"), true);
     return;
   }
   let text = "";
@@ -360,7 +365,7 @@ async function decodePhoto() {
   } catch { text = ""; }
   bitmap.close();
   if (!text) {
-    say("No QR code was found in the photo. Try again closer, or type the code.", true);
+    say(m("photo.no_code"), true);
     return;
   }
   onDecoded(text);
@@ -373,7 +378,7 @@ let countdown = 0;
 
 function showConfirm(res, fromLink) {
   const client = res.client || {};
-  $("client-name").textContent = client.name || client.client_id || "an application";
+  $("client-name").textContent = client.name || client.client_id || m("confirm.unnamed_client");
   $("client-host").textContent = hostOf(client.client_uri || "");
   $("client-first-party").hidden = !client.first_party;
   const logo = $("client-logo");
@@ -388,7 +393,7 @@ function showConfirm(res, fromLink) {
 
   const list = $("scopes");
   list.replaceChildren();
-  for (const s of describeScopes(res.scopes)) {
+  for (const s of describeScopes(res.scopes, m)) {
     const li = document.createElement("li");
     li.textContent = s.text;
     li.dataset.scope = s.scope;
@@ -396,14 +401,14 @@ function showConfirm(res, fromLink) {
   }
   if (!list.children.length) {
     const li = document.createElement("li");
-    li.textContent = "Nothing beyond signing you in";
+    li.textContent = m("confirm.no_scopes");
     list.append(li);
   }
 
   const req = res.requester || {};
-  $("req-device").textContent = describeUserAgent(req.user_agent || "");
-  $("req-ua").textContent = req.user_agent || "(not sent)";
-  $("req-ip").textContent = req.ip || "unknown";
+  $("req-device").textContent = describeUserAgent(req.user_agent || "", m);
+  $("req-ua").textContent = req.user_agent || m("confirm.ua_not_sent");
+  $("req-ip").textContent = req.ip || m("confirm.unknown");
 
   const choices = Array.isArray(res.match_choices) ? res.match_choices : [];
   const hasMatch = choices.length > 0;
@@ -422,7 +427,7 @@ function showConfirm(res, fromLink) {
     hasMatch,
   };
   show("confirm");
-  say(hasMatch ? "Pick the number shown on the other screen, or deny." : "Check the details, then approve or deny.");
+  say(m(hasMatch ? "confirm.prompt_match" : "confirm.prompt"));
   startCountdown();
 }
 
@@ -432,15 +437,15 @@ function startCountdown() {
   const step = () => {
     if (!pending) return;
     const left = Math.ceil((pending.deadline - Date.now()) / 1000);
-    $("countdown").textContent = formatCountdown(left);
-    $("req-time").textContent = timeAgo(pending.requestedAt, Date.now()) || "unknown";
+    $("countdown").textContent = formatCountdown(left, m);
+    $("req-time").textContent = timeAgo(pending.requestedAt, Date.now(), m) || m("confirm.unknown");
     if (left <= 10 && left > 0 && !warned) {
       warned = true;
-      say(`${left} seconds left to decide.`);
+      say(plural(m, "confirm.seconds_left", left));
     }
     if (left <= 0) {
       pending = null;
-      showOutcome(outcomeFor("expired"));
+      showOutcome(outcomeFor("expired", m));
     }
   };
   step();
@@ -457,14 +462,14 @@ async function decide(approve, match) {
   const body = { confirm_token: pending.token, approve };
   if (approve && match) body.match = match;
   const buttons = [$("approve"), $("deny"), ...document.querySelectorAll(".match-choice")];
-  say(approve ? "Approving…" : "Denying…");
+  say(m(approve ? "confirm.approving" : "confirm.denying"));
   try {
     const res = await busy(buttons, () => call("POST", "/qr/confirm", body));
     pending = null;
-    showOutcome(outcomeFor(res && res.status) || { title: "Done", text: "Your decision was sent." });
+    showOutcome(outcomeFor(res && res.status, m) || { title: m("outcome.done.title"), text: m("outcome.done.text") });
   } catch (err) {
     if (err && err.handled) return;
-    const outcome = err instanceof APIError ? outcomeFor(err.code) : null;
+    const outcome = err instanceof APIError ? outcomeFor(err.code, m) : null;
     if (outcome) {
       pending = null;
       showOutcome(outcome);
@@ -479,7 +484,7 @@ function showOutcome(outcome) {
   $("result-title").textContent = outcome.title;
   $("result-text").textContent = outcome.text;
   show("result");
-  say(`${outcome.title}. ${outcome.text}`);
+  say(m("outcome.announce", outcome));
 }
 
 // ---- devices -------------------------------------------------------------------
@@ -488,7 +493,7 @@ async function showDevices() {
   show("devices");
   const list = $("device-list");
   list.replaceChildren();
-  say("Loading your devices…");
+  say(m("devices.loading"));
   let res;
   try {
     res = await call("GET", "/devices");
@@ -502,11 +507,13 @@ async function showDevices() {
     const info = document.createElement("div");
     const name = document.createElement("p");
     name.className = "name";
-    name.textContent = d.name || d.device_type || "Unnamed device";
+    name.textContent = d.name || d.device_type || m("devices.unnamed");
     const meta = document.createElement("p");
     meta.className = "meta";
-    const seen = d.last_seen_at ? `, last seen ${timeAgo(d.last_seen_at, Date.now())}` : "";
-    meta.textContent = `${d.device_type}, signed in ${timeAgo(d.created_at, Date.now())}${seen}`;
+    const when = { type: d.device_type, created: timeAgo(d.created_at, Date.now(), m) };
+    meta.textContent = d.last_seen_at
+      ? m("devices.meta_seen", { ...when, seen: timeAgo(d.last_seen_at, Date.now(), m) })
+      : m("devices.meta", when);
     info.append(name, meta);
     li.append(info);
     li.dataset.id = d.id;
@@ -514,20 +521,20 @@ async function showDevices() {
       li.classList.add("current-device");
       const mark = document.createElement("span");
       mark.className = "current";
-      mark.textContent = "This phone";
+      mark.textContent = m("devices.this_phone");
       li.append(mark);
     } else {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "secondary revoke";
-      b.textContent = "Sign out";
-      b.setAttribute("aria-label", `Sign out ${name.textContent}`);
+      b.textContent = m("devices.sign_out");
+      b.setAttribute("aria-label", m("devices.sign_out_label", { name: name.textContent }));
       b.addEventListener("click", () => revoke(d, li, b));
       li.append(b);
     }
     list.append(li);
   }
-  say(devices.length === 1 ? "1 device." : `${devices.length} devices.`);
+  say(plural(m, "devices.count", devices.length));
 }
 
 async function revoke(d, li, button) {
@@ -538,7 +545,7 @@ async function revoke(d, li, button) {
     return;
   }
   li.remove();
-  say(`${d.name || "The device"} was signed out.`);
+  say(d.name ? m("devices.revoked", { name: d.name }) : m("devices.revoked_unnamed"));
   $("devices-title").focus();
 }
 
@@ -554,9 +561,7 @@ async function signOut() {
   // a new device.
   try { localStorage.clear(); sessionStorage.clear(); } catch { /* nothing kept */ }
   show("signin");
-  say(told
-    ? "Signed out of this phone."
-    : "Signed out of this phone, but qrid could not be told. Sign this phone out from another device's list.", !told);
+  say(m(told ? "signout.done" : "signout.untold"), !told);
 }
 
 // ---- start -----------------------------------------------------------------------
@@ -570,7 +575,7 @@ function start() {
   $("signin-form").addEventListener("submit", signIn);
   $("code-form").addEventListener("submit", submitCode);
   $("start-camera").addEventListener("click", startCamera);
-  $("stop-camera").addEventListener("click", () => { stopCamera(); say("Camera off."); });
+  $("stop-camera").addEventListener("click", () => { stopCamera(); say(m("camera.off")); });
   $("photo").addEventListener("change", decodePhoto);
   $("approve").addEventListener("click", () => decide(true));
   $("deny").addEventListener("click", () => decide(false));
@@ -594,7 +599,7 @@ function start() {
     try { sessionStorage.setItem(PENDING, fromURL); } catch { /* scanned by hand then */ }
   }
   show("signin");
-  if (fromURL) say("Sign in first; the code you opened will be checked next.");
+  if (fromURL) say(m("start.pending"));
 }
 
 start();

@@ -1,5 +1,10 @@
 // The app's pure logic: no DOM, no network, no storage, so that it runs under
-// `node --test web/` as well as in the browser. app.js does the rest.
+// `node --test web/` as well as in the browser. app.js does the rest. Every
+// function that returns words takes a translator m (messages.js) as its last
+// argument, English when left out.
+import { plural, translator } from "./messages.js";
+
+const EN = translator("en");
 
 /** The user-code alphabet (RFC 8628 §6.1 base-20: consonants only). */
 export const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ";
@@ -90,38 +95,35 @@ export function qrFromLocation(search, hash) {
   return "";
 }
 
-/** The words shown for each scope on the confirmation screen. */
-export const SCOPE_WORDS = Object.freeze({
-  openid: "Know who you are",
-  profile: "See your name and username",
-  email: "See your email address",
-  offline_access: "Stay signed in",
-});
+/** The scopes with words of their own (messages "scope.{name}"). */
+export const KNOWN_SCOPES = Object.freeze(["openid", "profile", "email", "offline_access"]);
 
 /**
  * scopeText returns the plain words for one OAuth scope; a scope qrid has no words
  * for is shown by its name, so nothing asked for is hidden.
  * @param {string} scope
+ * @param {(key: string, vars?: object) => string} [m] a translator
  * @returns {string}
  */
-export function scopeText(scope) {
-  if (Object.hasOwn(SCOPE_WORDS, scope)) return SCOPE_WORDS[scope];
-  return `Use “${scope}”`;
+export function scopeText(scope, m = EN) {
+  if (KNOWN_SCOPES.includes(scope)) return m(`scope.${scope}`);
+  return m("scope.other", { scope });
 }
 
 /**
  * describeScopes turns the scan answer's scopes into the lines to show, in the
  * order asked, without duplicates or empty names.
  * @param {string[]} scopes
+ * @param {(key: string, vars?: object) => string} [m] a translator
  * @returns {{scope: string, text: string}[]}
  */
-export function describeScopes(scopes) {
+export function describeScopes(scopes, m = EN) {
   const seen = new Set();
   const out = [];
   for (const s of Array.isArray(scopes) ? scopes : []) {
     if (typeof s !== "string" || s === "" || seen.has(s)) continue;
     seen.add(s);
-    out.push({ scope: s, text: scopeText(s) });
+    out.push({ scope: s, text: scopeText(s, m) });
   }
   return out;
 }
@@ -132,44 +134,47 @@ export function describeScopes(scopes) {
  * future (a clock ahead of the phone's) reads "just now". An invalid time is "".
  * @param {string|Date} then an RFC 3339 time or a Date
  * @param {Date|number} now
+ * @param {(key: string, vars?: object) => string} [m] a translator
  * @returns {string}
  */
-export function timeAgo(then, now) {
+export function timeAgo(then, now, m = EN) {
   const t = then instanceof Date ? then.getTime() : Date.parse(then);
   const n = now instanceof Date ? now.getTime() : now;
   if (!Number.isFinite(t) || !Number.isFinite(n)) return "";
   const seconds = Math.floor((n - t) / 1000);
-  if (seconds < 60) return "just now";
-  const plural = (v, unit) => `${v} ${unit}${v === 1 ? "" : "s"} ago`;
+  if (seconds < 60) return m("time.just_now");
   const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return plural(minutes, "minute");
+  if (minutes < 60) return plural(m, "time.minutes", minutes);
   const hours = Math.floor(minutes / 60);
-  if (hours < 24) return plural(hours, "hour");
-  return plural(Math.floor(hours / 24), "day");
+  if (hours < 24) return plural(m, "time.hours", hours);
+  return plural(m, "time.days", Math.floor(hours / 24));
 }
 
 /**
  * formatCountdown writes whole seconds left as m:ss ("1:05", "0:09"); negative
  * values read "0:00".
  * @param {number} seconds
+ * @param {(key: string, vars?: object) => string} [m] a translator
  * @returns {string}
  */
-export function formatCountdown(seconds) {
+export function formatCountdown(seconds, m = EN) {
   const s = Math.max(0, Math.floor(Number.isFinite(seconds) ? seconds : 0));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  return m("countdown", { m: Math.floor(s / 60), ss: String(s % 60).padStart(2, "0") });
 }
 
 /**
  * describeUserAgent names a browser and its system from a User-Agent string, e.g.
  * "Chrome on Android" or "Safari on iPhone": the device name sent at sign-in and
  * the requester shown before confirming. Unknown parts read "Browser" and
- * "unknown system".
+ * "unknown system" (in the translator's language; browser and system names are
+ * not translated).
  * @param {string} ua
+ * @param {(key: string, vars?: object) => string} [m] a translator
  * @returns {string}
  */
-export function describeUserAgent(ua) {
+export function describeUserAgent(ua, m = EN) {
   const s = typeof ua === "string" ? ua : "";
-  let browser = "Browser";
+  let browser = m("ua.browser");
   // Order matters: Edge and Opera say "Chrome", Chrome says "Safari".
   if (/\bEdg(e|A|iOS)?\//.test(s)) browser = "Edge";
   else if (/\b(OPR|Opera)\//.test(s)) browser = "Opera";
@@ -179,7 +184,7 @@ export function describeUserAgent(ua) {
   else if (/\bSafari\//.test(s) && /\bVersion\//.test(s)) browser = "Safari";
   else if (/^curl\//.test(s)) browser = "curl";
 
-  let system = "unknown system";
+  let system = m("ua.system");
   if (/\bAndroid\b/.test(s)) system = "Android";
   else if (/\biPhone\b/.test(s)) system = "iPhone";
   else if (/\biPad\b/.test(s)) system = "iPad";
@@ -187,7 +192,7 @@ export function describeUserAgent(ua) {
   else if (/\bWindows\b/.test(s)) system = "Windows";
   else if (/\bMac OS X\b|\bMacintosh\b/.test(s)) system = "macOS";
   else if (/\bLinux\b/.test(s)) system = "Linux";
-  return `${browser} on ${system}`;
+  return m("ua.describe", { browser, system });
 }
 
 /**
@@ -223,50 +228,60 @@ export function logoAllowed(uri, origin) {
 }
 
 /**
- * Outcomes of a scan or a decision that end the sign-in on this phone, with what
- * the person is told. Other errors are shown with the server's message.
+ * The outcomes of a scan or a decision that end the sign-in on this phone: a
+ * confirm status or an API error code, each with a title and a text in the
+ * catalog ("outcome.{code}.title" and ".text"). Other errors are shown with
+ * errorMessage.
  */
-export const OUTCOMES = Object.freeze({
-  approved: { title: "Approved", text: "The other screen is signing in now. You can close this or scan another code." },
-  denied: { title: "Denied", text: "The sign-in was refused. The other screen was not signed in." },
-  already_scanned: { title: "Code closed", text: "This code was scanned by another device and has been closed for your safety. If you did not expect that, do not sign in: ask the other screen for a new code." },
-  wrong_match: { title: "Wrong number", text: "That was not the number shown on the screen, so the sign-in was refused for your safety. Start again on the other screen." },
-  expired: { title: "Code expired", text: "This sign-in code, or the time to decide, has expired. Scan the code again, or ask the other screen for a new one." },
-  already_used: { title: "Already decided", text: "This sign-in was already approved or refused." },
-  invalid_token: { title: "Scan again", text: "This confirmation was replaced by a newer scan or is no longer valid. Scan the code again." },
-  forbidden: { title: "Not yours", text: "This sign-in was scanned by another device or account." },
-});
+export const OUTCOMES = Object.freeze([
+  "approved", "denied", "already_scanned", "wrong_match", "expired", "already_used", "invalid_token", "forbidden",
+]);
 
 /**
  * outcomeFor returns the end-of-sign-in screen for a confirm status or an API
- * error code, or null when the error is not an ending (the caller then shows the
- * server's message and lets the person try again).
+ * error code, or null when the error is not an ending (the caller then shows
+ * errorMessage and lets the person try again).
  * @param {string} code
+ * @param {(key: string, vars?: object) => string} [m] a translator
  * @returns {{title: string, text: string} | null}
  */
-export function outcomeFor(code) {
-  return Object.hasOwn(OUTCOMES, code) ? OUTCOMES[code] : null;
+export function outcomeFor(code, m = EN) {
+  if (!OUTCOMES.includes(code)) return null;
+  return { title: m(`outcome.${code}.title`), text: m(`outcome.${code}.text`) };
 }
 
 /**
- * errorMessage returns the sentence to show for a failed API call: the server's
- * message when it sent one, else a sentence for the HTTP status.
+ * The API error codes with a sentence of their own in the catalog
+ * ("error.code.{code}"). The mobile API's messages are English, so for these the
+ * app shows its own words; for any other code it shows the server's message.
+ */
+export const KNOWN_ERRORS = Object.freeze([
+  "already_scanned", "expired", "wrong_match", "already_used", "invalid_credentials", "rate_limited", "not_found", "unauthorized",
+]);
+
+/**
+ * errorMessage returns the sentence to show for a failed API call: the catalog's
+ * sentence for a known error code, else the server's message when it sent one,
+ * else a sentence for the HTTP status. A 429 with Retry-After says how long to
+ * wait.
  * @param {number} status the HTTP status, 0 for a network failure
  * @param {{error?: string, message?: string} | null} body
  * @param {string|null} retryAfter the Retry-After header, if any
+ * @param {(key: string, vars?: object) => string} [m] a translator
  * @returns {string}
  */
-export function errorMessage(status, body, retryAfter) {
-  let msg = body && typeof body.message === "string" && body.message ? body.message : "";
-  if (!msg) {
-    if (status === 0) msg = "qrid could not be reached. Check your connection and try again.";
-    else if (status === 429) msg = "Too many attempts.";
-    else if (status >= 500) msg = "qrid had a problem. Try again in a moment.";
-    else msg = `The request failed (HTTP ${status}).`;
-  }
+export function errorMessage(status, body, retryAfter, m = EN) {
+  const code = body && typeof body.error === "string" ? body.error : "";
+  let msg = "";
+  if (KNOWN_ERRORS.includes(code)) msg = m(`error.code.${code}`);
+  else if (body && typeof body.message === "string" && body.message) msg = body.message;
+  else if (status === 0) msg = m("error.network");
+  else if (status === 429) msg = m("error.too_many");
+  else if (status >= 500) msg = m("error.server");
+  else msg = m("error.http", { status });
   const wait = Number.parseInt(retryAfter ?? "", 10);
   if (status === 429 && Number.isFinite(wait) && wait > 0) {
-    msg += ` Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
+    msg += (/[.!?]$/.test(msg) ? " " : "") + plural(m, "error.retry", wait);
   }
   return msg;
 }
