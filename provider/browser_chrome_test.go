@@ -171,18 +171,6 @@ func (b *tab) waitFor(what, expr string) {
 		chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
 }
 
-// waitForLong is waitFor with a longer bound, for a change that rides on the
-// server's 15-second stream heartbeat.
-func (b *tab) waitForLong(what, expr string, bound time.Duration) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, bound+5*time.Second)
-	defer cancel()
-	err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(bound)))
-	if err != nil {
-		b.t.Fatalf("%s: %v\n%s", what, err, b.describe())
-	}
-}
 
 // describe is the page's address and text, for failure messages.
 func (b *tab) describe() string {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/qrid/qrid/provider/jsonapi"
 )
 
 // DeviceInfo is a device signed in to the mobile app, as the admin API shows it
@@ -56,7 +58,7 @@ func (a *api) listUserDevices(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, deviceList{Devices: devices})
+	jsonapi.Write(w, http.StatusOK, deviceList{Devices: devices})
 }
 
 func (a *api) revokeDevice(w http.ResponseWriter, r *http.Request) {

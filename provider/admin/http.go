@@ -3,7 +3,6 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,7 +116,7 @@ func (a *api) createClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", PathPrefix+"/clients/"+info.ClientID)
-	writeJSON(w, http.StatusCreated, info)
+	jsonapi.Write(w, http.StatusCreated, info)
 }
 
 func (a *api) listClients(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +125,7 @@ func (a *api) listClients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	jsonapi.Write(w, http.StatusOK, struct {
 		Clients []ClientInfo `json:"clients"`
 	}{cs})
 }
@@ -137,7 +136,7 @@ func (a *api) getClient(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	jsonapi.Write(w, http.StatusOK, info)
 }
 
 func (a *api) updateClient(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +149,7 @@ func (a *api) updateClient(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	jsonapi.Write(w, http.StatusOK, info)
 }
 
 func (a *api) deleteClient(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +166,7 @@ func (a *api) rotateClientSecret(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	jsonapi.Write(w, http.StatusOK, info)
 }
 
 func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +180,7 @@ func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", PathPrefix+"/users/"+info.ID)
-	writeJSON(w, http.StatusCreated, info)
+	jsonapi.Write(w, http.StatusCreated, info)
 }
 
 func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -190,7 +189,7 @@ func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	jsonapi.Write(w, http.StatusOK, struct {
 		Users []UserInfo `json:"users"`
 	}{us})
 }
@@ -201,7 +200,7 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	jsonapi.Write(w, http.StatusOK, info)
 }
 
 func (a *api) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -222,7 +221,7 @@ func (a *api) listKeys(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, keyList{keys})
+	jsonapi.Write(w, http.StatusOK, keyList{keys})
 }
 
 // RotateKeysRequest is the optional body of POST /admin/v1/keys/rotate.
@@ -241,7 +240,7 @@ func (a *api) rotateKeys(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, keyList{keys})
+	jsonapi.Write(w, http.StatusOK, keyList{keys})
 }
 
 // Request bodies.
@@ -271,21 +270,8 @@ func bodyError(e *jsonapi.BodyError) *Error {
 
 // Responses.
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client may be gone; nothing to do
-}
-
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
 func writeError(w http.ResponseWriter, e *Error) {
-	writeJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
+	jsonapi.WriteError(w, e.Status, e.Code, e.Message)
 }
 
 // fail answers err: an *Error as it is, anything else as a logged 500 whose details
@@ -312,7 +298,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		got, ok := bearerToken(r)
+		got, ok := jsonapi.BearerToken(r)
 		gotSum := sha256.Sum256([]byte(got))
 		if !ok || token == "" || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="qrid-admin"`)
@@ -325,17 +311,6 @@ func requireToken(token string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// bearerToken extracts the token of an `Authorization: Bearer` header (RFC 6750 §2.1;
-// the scheme is case-insensitive).
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 // recoverPanics turns a panic in a handler into a logged 500.

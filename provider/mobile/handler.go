@@ -179,7 +179,7 @@ func (h *Handler) authed(next authedFunc) http.HandlerFunc {
 			writeError(w, invalidRequest("Send the Authorization and X-Device-Id headers once each."))
 			return
 		}
-		token, ok := bearerToken(r)
+		token, ok := jsonapi.BearerToken(r)
 		if !ok {
 			deny("The device token is missing; send Authorization: Bearer <token>.")
 			return
@@ -214,17 +214,6 @@ func (h *Handler) authed(next authedFunc) http.HandlerFunc {
 
 // maxTokenLen bounds the device tokens looked up (they are 43 characters).
 const maxTokenLen = 256
-
-// bearerToken extracts the token of an `Authorization: Bearer` header (RFC 6750 §2.1;
-// the scheme is case-insensitive).
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}
 
 // clientIP is the host part of r.RemoteAddr. Proxy headers (Forwarded,
 // X-Forwarded-For) are not trusted.

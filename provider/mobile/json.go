@@ -1,7 +1,6 @@
 package mobile
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/qrid/qrid/provider/jsonapi"
@@ -37,19 +36,6 @@ func bodyError(e *jsonapi.BodyError) *apiError {
 	return &apiError{Status: e.Status(), Code: code, Message: e.Message}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the app may be gone; nothing to do
-}
-
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
 func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
+	jsonapi.WriteError(w, e.Status, e.Code, e.Message)
 }

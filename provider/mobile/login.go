@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/qrid/qrid/provider/admin"
+	"github.com/qrid/qrid/provider/jsonapi"
 	"github.com/qrid/qrid/provider/password"
 	"github.com/qrid/qrid/storage"
 )
@@ -180,7 +181,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.InfoContext(ctx, "mobile login", "account_id", user.ID, "device", device.ID,
 		"device_type", device.DeviceType, "ip", ip)
-	writeJSON(w, http.StatusOK, LoginResponse{Token: token, AccountID: user.ID, DeviceID: device.DeviceID, ID: device.ID})
+	jsonapi.Write(w, http.StatusOK, LoginResponse{Token: token, AccountID: user.ID, DeviceID: device.DeviceID, ID: device.ID})
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, device storage.Device) {
@@ -228,7 +229,7 @@ func (h *Handler) listDevices(w http.ResponseWriter, r *http.Request, device sto
 		}
 		out.Devices = append(out.Devices, info)
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonapi.Write(w, http.StatusOK, out)
 }
 
 func (h *Handler) deleteDevice(w http.ResponseWriter, r *http.Request, device storage.Device) {

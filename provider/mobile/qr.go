@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qrid/qrid/grants/qr"
+	"github.com/qrid/qrid/provider/jsonapi"
 	"github.com/qrid/qrid/storage"
 )
 
@@ -119,7 +120,7 @@ func (h *Handler) scan(w http.ResponseWriter, r *http.Request, device storage.De
 	if sess.MatchCode != "" {
 		out.MatchChoices = sess.MatchChoices
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonapi.Write(w, http.StatusOK, out)
 }
 
 // ConfirmRequest is the body of POST /qr/confirm.
@@ -169,7 +170,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, device storage
 	}
 	h.log.InfoContext(ctx, "mobile decision", "account_id", device.AccountID, "device", device.ID,
 		"qr_id", sess.ID, "client_id", sess.ClientID, "status", status)
-	writeJSON(w, http.StatusOK, ConfirmResponse{Status: status})
+	jsonapi.Write(w, http.StatusOK, ConfirmResponse{Status: status})
 }
 
 // validMatch reports whether s is two decimal digits.
