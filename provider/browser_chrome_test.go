@@ -171,7 +171,6 @@ func (b *tab) waitFor(what, expr string) {
 		chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
 }
 
-
 // describe is the page's address and text, for failure messages.
 func (b *tab) describe() string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
