@@ -66,6 +66,10 @@ func Verify(phc, password string) error {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 {
 		return errors.New("password: malformed argon2 parameters")
 	}
+	// A stored hash must not be able to make a sign-in arbitrarily expensive.
+	if m > 1<<20 || t > 16 || p > 16 {
+		return errors.New("password: argon2 parameters out of bounds")
+	}
 	enc := base64.RawStdEncoding
 	salt, err := enc.DecodeString(parts[4])
 	if err != nil {
