@@ -14,6 +14,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/fositestore"
 	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/provider/password"
@@ -262,6 +263,8 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if verr := password.Verify(hash, pass); err != nil || verr != nil {
 		p.log.Info("password sign-in refused", "username_known", err == nil)
+		p.recordAudit(r, storage.AuditEvent{Type: audit.LoginPasswordFailed, AccountID: user.ID,
+			ClientID: ar.GetClient().GetID(), Detail: passwordFailure(err == nil) + " page=login"})
 		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), username, i18n.LoginWrongPassword, http.StatusUnauthorized)
 		return
 	}
@@ -269,6 +272,8 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}
+	p.recordAudit(r, storage.AuditEvent{Type: audit.LoginPasswordOK, AccountID: user.ID,
+		ClientID: ar.GetClient().GetID(), Detail: "page=login"})
 	// The new session cookie is not in r yet: add it so continueAuthorize sees it.
 	p.refreshSessionCookie(w, r)
 	p.continueAuthorize(w, r, ar, query, requestedAt, false)

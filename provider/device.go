@@ -15,6 +15,7 @@ import (
 
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/fositestore"
+	"github.com/qrid/qrid/provider/ratelimit"
 	"github.com/qrid/qrid/storage"
 )
 
@@ -49,6 +50,16 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := fc.(*fositestore.Client)
+	for _, lim := range []struct {
+		l   *ratelimit.Limiter
+		key string
+	}{{p.deviceAuthPerIP, clientIP(r)}, {p.deviceAuthPerClient, client.ID}} {
+		if ok, wait := lim.l.Take(lim.key, p.now()); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+			writeOAuthError(w, http.StatusTooManyRequests, "slow_down", "Too many sign-ins were started; wait a little and try again.")
+			return
+		}
+	}
 	if !slices.Contains(client.GrantTypes, qr.GrantTypeDeviceCode) {
 		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "The client is not allowed to use the device_code grant.")
 		return

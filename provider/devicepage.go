@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qrid/qrid/grants/qr"
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/provider/password"
 	"github.com/qrid/qrid/storage"
@@ -70,6 +71,8 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 			hash = dummyPasswordHash
 		}
 		if verr := password.Verify(hash, form.Get("password")); err != nil || verr != nil {
+			p.recordAudit(r, storage.AuditEvent{Type: audit.LoginPasswordFailed, AccountID: user.ID,
+				Detail: passwordFailure(err == nil) + " page=device"})
 			p.renderDevice(w, r, http.StatusUnauthorized, userCode, qrID, username, i18n.LoginWrongPassword)
 			return
 		}
@@ -77,10 +80,11 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 			p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
 			return
 		}
+		p.recordAudit(r, storage.AuditEvent{Type: audit.LoginPasswordOK, AccountID: user.ID, Detail: "page=device"})
 	}
-	req := qr.ScanRequest{UserCode: userCode, AccountID: sess.Subject, DeviceID: p.webDeviceID(sess)}
+	req := qr.ScanRequest{UserCode: userCode, AccountID: sess.Subject, DeviceID: p.webDeviceID(sess), IP: clientIP(r)}
 	if qrID != "" {
-		req = qr.ScanRequest{QR: qrID, AccountID: sess.Subject, DeviceID: p.webDeviceID(sess)}
+		req = qr.ScanRequest{QR: qrID, AccountID: sess.Subject, DeviceID: p.webDeviceID(sess), IP: clientIP(r)}
 	} else if userCode == "" {
 		p.renderDevice(w, r, http.StatusBadRequest, "", "", "", i18n.DeviceCodeMissing)
 		return
@@ -153,7 +157,7 @@ func (p *Provider) deviceConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := p.qr.Confirm(r.Context(), qr.ConfirmRequest{
 		ConfirmToken: form.Get("confirm_token"), AccountID: sess.Subject, DeviceID: p.webDeviceID(sess),
-		Approve: approve, Match: form.Get("match"),
+		Approve: approve, Match: form.Get("match"), IP: clientIP(r),
 	})
 	var qe *qr.Error
 	switch {

@@ -43,6 +43,7 @@ import (
 	"github.com/qrid/qrid/provider/mobile"
 	"github.com/qrid/qrid/provider/qrweb"
 	"github.com/qrid/qrid/provider/ratelimit"
+	"github.com/qrid/qrid/provider/storeguard"
 	"github.com/qrid/qrid/provider/webapp"
 	"github.com/qrid/qrid/storage"
 	"github.com/qrid/qrid/templates"
@@ -79,6 +80,11 @@ type DemoClients struct {
 	CLIClientID string
 }
 
+// maxHeldPerIP caps the long-polls and event streams one IP address holds at once;
+// past it, long-polls answer at once (the client falls back to its interval) and
+// event streams are refused with 429 (the page falls back to its long-poll).
+const maxHeldPerIP = 100
+
 // SessionLifetime is how long an SSO session lasts.
 const SessionLifetime = 24 * time.Hour
 
@@ -105,8 +111,16 @@ type Provider struct {
 	userCodeLimiter *ratelimit.Limiter
 	// webQRLimiter limits the QR sessions login pages start per IP address.
 	webQRLimiter *ratelimit.Limiter
+	// deviceAuthPerIP and deviceAuthPerClient limit device authorizations (QR
+	// sessions started by RFC 8628 clients).
+	deviceAuthPerIP     *ratelimit.Limiter
+	deviceAuthPerClient *ratelimit.Limiter
+	// heldPerIP caps the long-polls and event streams one address holds at once.
+	heldPerIP *ratelimit.Concurrency
 	// watchers counts the login pages' event streams and status long-polls open now.
 	watchers atomic.Int64
+	// guard answers 503 while the store is unreachable.
+	guard *storeguard.Guard
 	// stop ends the background work New started (the QR change listener).
 	stop context.CancelFunc
 	done chan struct{}
@@ -175,6 +189,9 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 	}
 	p.userCodeLimiter = ratelimit.New(ratelimit.Limit{Every: 6 * time.Second, Burst: 10}, 0)
 	p.webQRLimiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
+	p.deviceAuthPerIP = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
+	p.deviceAuthPerClient = ratelimit.New(ratelimit.Limit{Every: time.Millisecond, Burst: 2000}, 0)
+	p.heldPerIP = ratelimit.NewConcurrency(maxHeldPerIP)
 	p.hub = qr.NewHub()
 	p.qr, err = qr.NewService(store, p.hub, qr.Config{
 		Issuer:        cfg.Issuer,
@@ -205,12 +222,15 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "qrid_qr_hub_sessions", Help: "QR sessions this node's hub tracks."},
 			func() float64 { return float64(p.hub.Len()) }),
 	)
+	p.guard = storeguard.New(store, storeguard.Options{Logger: p.log})
+	p.metrics.registry.MustRegister(p.guard.Collectors()...)
 	p.admin = &admin.Service{Store: store, Keys: p.keys, ClientSecrets: p.digests.clientSecret, Dev: cfg.Dev, Now: p.now}
 	p.public = p.routes()
 	p.adminAPI = admin.NewHandler(p.admin, cfg.AdminToken, p.log.With("listener", "admin"))
 	if err := p.startQRListener(); err != nil {
 		return nil, err
 	}
+	p.guard.Start(context.Background())
 	return p, nil
 }
 
@@ -265,6 +285,7 @@ func (p *Provider) Drain() { p.qr.Drain() }
 func (p *Provider) Close() {
 	p.stop()
 	<-p.done
+	p.guard.Close()
 }
 
 func (cfg Config) validate() error {
@@ -372,5 +393,5 @@ func (p *Provider) routes() http.Handler {
 		Logger: p.log.With("api", "mobile"),
 	}).Mount(r)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler())).Methods(http.MethodGet, http.MethodHead)
-	return p.recoverer(securityHeaders(r))
+	return p.recoverer(securityHeaders(p.guard.Middleware(r)))
 }

@@ -20,6 +20,16 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.oauth2.WriteAccessError(ctx, w, nil, err)
 		return
 	}
+	if r.PostForm.Get("wait") != "" && r.PostForm.Get("wait") != "0" {
+		// A long-poll holds a slot of its address; past the cap it answers at once.
+		ip := clientIP(r)
+		if p.heldPerIP.Acquire(ip) {
+			defer p.heldPerIP.Release(ip)
+		} else {
+			r.PostForm.Set("wait", "0")
+			r.Form.Set("wait", "0")
+		}
+	}
 	session := newSession()
 	ar, err := p.oauth2.NewAccessRequest(ctx, r, session)
 	if err != nil {

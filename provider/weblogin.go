@@ -124,6 +124,13 @@ func (p *Provider) qrEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "No such sign-in code in this browser.")
 		return
 	}
+	ip := clientIP(r)
+	if !p.heldPerIP.Acquire(ip) {
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "Too many open status streams from this address.")
+		return
+	}
+	defer p.heldPerIP.Release(ip)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -203,6 +210,14 @@ func (p *Provider) qrStatus(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		wait = n
+	}
+	if wait > 0 {
+		ip := clientIP(r)
+		if p.heldPerIP.Acquire(ip) {
+			defer p.heldPerIP.Release(ip)
+		} else {
+			wait = 0
+		}
 	}
 	since := r.URL.Query().Get("since")
 	ctx := r.Context()

@@ -41,12 +41,16 @@ type Storage interface {
 	BrowserSessionStore
 	QRSessionStore
 	DeviceStore
+	DPoPStore
+	AuditStore
 	Transactor
 
 	// GarbageCollect deletes rows that have expired at now: token sessions,
-	// browser sessions and retired signing keys whose ExpiresAt has passed, and QR
+	// browser sessions and retired signing keys whose ExpiresAt has passed, QR
 	// sessions whose ExpiresAt is more than QRSessionRetention in the past (kept a
-	// while so a late poll is told expired_token rather than invalid_grant).
+	// while so a late poll is told expired_token rather than invalid_grant), and
+	// audit events whose Time is more than AuditRetention in the past, and the DPoP
+	// proof records whose ExpiresAt has passed.
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 	// Ping reports whether the backend is reachable (readiness).
 	Ping(ctx context.Context) error
@@ -60,6 +64,8 @@ type GCResult struct {
 	BrowserSessions int64
 	SigningKeys     int64
 	QRSessions      int64
+	AuditEvents     int64
+	DPoPProofs      int64
 }
 
 // Transactor groups several calls into one atomic unit. BeginTX returns a context
@@ -398,4 +404,64 @@ type DeviceStore interface {
 	// DeleteDevice removes the device (its token stops working at once);
 	// ErrNotFound if it does not exist.
 	DeleteDevice(ctx context.Context, id string) error
+}
+
+// DPoPStore remembers the DPoP proofs already used (RFC 9449 §11.1), so that a
+// proof replayed to any node is refused.
+type DPoPStore interface {
+	// UseDPoPProof records the proof identified by (jkt, jti) — the thumbprint of
+	// its key and its jti claim — as used until expiresAt, in one conditional step:
+	// ErrConflict if it was recorded already (and not yet collected, expired or
+	// not). Of concurrent calls with the same (jkt, jti) exactly one succeeds.
+	// GarbageCollect removes the records whose expiresAt is before now.
+	UseDPoPProof(ctx context.Context, jkt, jti string, expiresAt time.Time) error
+}
+
+// AuditRetention is how long an audit event is kept before GarbageCollect removes
+// it.
+const AuditRetention = 90 * 24 * time.Hour
+
+// AuditMaxLimit caps the events one ListAuditEvents call returns.
+const AuditMaxLimit = 1000
+
+// AuditEvent is one security event: a sign-in, a QR decision, a revocation, an
+// admin change. Events are only ever appended, never changed, and removed only by
+// GarbageCollect once older than AuditRetention. They name accounts, clients and
+// devices by ID without referring to them, so the trail outlives what it mentions.
+type AuditEvent struct {
+	// ID is unique among events.
+	ID   string
+	Time time.Time
+	// Type is a dotted name such as "mobile.login.failed" (package provider/audit
+	// lists them).
+	Type string
+	// AccountID is the user concerned, ClientID the OAuth client and DeviceID the
+	// signed-in device (storage.Device.ID), each "" when not known or not relevant.
+	AccountID string
+	ClientID  string
+	DeviceID  string
+	// IP is the address of whoever caused the event, when known.
+	IP string
+	// Detail is a short free-form text (a failure reason, who acted).
+	Detail string
+}
+
+// AuditQuery selects audit events. Empty fields do not filter.
+type AuditQuery struct {
+	AccountID string
+	Type      string
+	// Since keeps the events whose Time is at or after it.
+	Since time.Time
+	// Limit is the most events returned; a Limit below 1 or above AuditMaxLimit
+	// means AuditMaxLimit.
+	Limit int
+}
+
+// AuditStore keeps the audit trail.
+type AuditStore interface {
+	// AppendAuditEvent stores e; ErrConflict if an event with e.ID exists.
+	AppendAuditEvent(ctx context.Context, e AuditEvent) error
+	// ListAuditEvents returns the events q selects, newest first (by Time, then by
+	// ID, greatest first), at most q.Limit of them.
+	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/qrid/qrid/provider/dpop"
 )
 
 // mobileAPIPath is where the mobile API lives under the issuer.
@@ -115,9 +118,16 @@ func (p *phoneCmd) newLoginCmd() *cobra.Command {
 			if deviceName == "" {
 				deviceName = defaultDeviceName()
 			}
-			c := &mobileClient{issuer: strings.TrimRight(issuer, "/"), deviceID: st.DeviceID, http: newMobileHTTP()}
+			// The token is bound to a key made for this sign-in (RFC 9449): a copy
+			// of the state file's token alone is not enough.
+			key, keyDER, err := newDPoPKey()
+			if err != nil {
+				return err
+			}
+			c := &mobileClient{issuer: strings.TrimRight(issuer, "/"), deviceID: st.DeviceID, key: key, http: newMobileHTTP()}
 			var ans struct {
 				Token     string `json:"token"`
+				TokenType string `json:"token_type"`
 				AccountID string `json:"account_id"`
 				DeviceID  string `json:"device_id"`
 				ID        string `json:"id"`
@@ -138,7 +148,13 @@ func (p *phoneCmd) newLoginCmd() *cobra.Command {
 			if ans.DeviceID != "" && ans.DeviceID != st.DeviceID {
 				return fmt.Errorf("the mobile API bound the token to device %q, not this device %q", ans.DeviceID, st.DeviceID)
 			}
-			*st = phoneState{Issuer: c.issuer, DeviceID: st.DeviceID, Token: ans.Token, AccountID: ans.AccountID, ID: ans.ID}
+			bound := strings.EqualFold(ans.TokenType, dpop.Scheme)
+			if !bound {
+				// A server that does not know DPoP answers a bearer token.
+				keyDER = nil
+				fmt.Fprintln(p.app.stderr, "warning: the server did not bind the token to this device's key (no DPoP); it is a plain bearer token")
+			}
+			*st = phoneState{Issuer: c.issuer, DeviceID: st.DeviceID, Token: ans.Token, AccountID: ans.AccountID, ID: ans.ID, DPoPKey: keyDER}
 			if err := st.save(path); err != nil {
 				return err
 			}
@@ -230,8 +246,12 @@ func (p *phoneCmd) newScanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c, err := st.client()
+			if err != nil {
+				return err
+			}
 			var ans scanAnswer
-			if err := st.client().do(cmd.Context(), http.MethodPost, "/qr/scan", body, &ans); err != nil {
+			if err := c.do(cmd.Context(), http.MethodPost, "/qr/scan", body, &ans); err != nil {
 				return err
 			}
 			if ans.ConfirmToken == "" {
@@ -384,7 +404,11 @@ func (p *phoneCmd) newConfirmCmd(approve bool) *cobra.Command {
 		var ans struct {
 			Status string `json:"status"`
 		}
-		err = st.client().do(cmd.Context(), http.MethodPost, "/qr/confirm", body, &ans)
+		c, err := st.client()
+		if err != nil {
+			return err
+		}
+		err = c.do(cmd.Context(), http.MethodPost, "/qr/confirm", body, &ans)
 		var apiErr *apiError
 		if err == nil || errors.As(err, &apiErr) {
 			// The server has used up the confirm token either way.
@@ -420,7 +444,10 @@ func (p *phoneCmd) newDevicesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := st.client()
+			c, err := st.client()
+			if err != nil {
+				return err
+			}
 			if revoke != "" {
 				if err := c.do(cmd.Context(), http.MethodDelete, "/devices/"+url.PathEscape(revoke), nil, nil); err != nil {
 					return err
@@ -483,7 +510,11 @@ func (p *phoneCmd) newLogoutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = st.client().do(cmd.Context(), http.MethodPost, "/logout", nil, nil)
+			c, err := st.client()
+			if err != nil {
+				return err
+			}
+			err = c.do(cmd.Context(), http.MethodPost, "/logout", nil, nil)
 			var apiErr *apiError
 			if err != nil && !(errors.As(err, &apiErr) && apiErr.Code == "unauthorized") {
 				return err
@@ -504,12 +535,19 @@ type mobileClient struct {
 	issuer   string
 	token    string // empty before login
 	deviceID string
-	http     *http.Client
+	// key signs a DPoP proof for every call (RFC 9449); nil sends none and the
+	// token as Bearer.
+	key  *ecdsa.PrivateKey
+	http *http.Client
 }
 
 // client is a mobile API client for the signed-in device.
-func (st *phoneState) client() *mobileClient {
-	return &mobileClient{issuer: st.Issuer, token: st.Token, deviceID: st.DeviceID, http: newMobileHTTP()}
+func (st *phoneState) client() (*mobileClient, error) {
+	key, err := st.dpopKey()
+	if err != nil {
+		return nil, err
+	}
+	return &mobileClient{issuer: st.Issuer, token: st.Token, deviceID: st.DeviceID, key: key, http: newMobileHTTP()}, nil
 }
 
 func newMobileHTTP() *http.Client {
@@ -540,8 +578,21 @@ func (c *mobileClient) do(ctx context.Context, method, path string, body, out an
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.key != nil {
+		// A fresh proof for this call: its htu is the endpoint without a query
+		// (RFC 9449 §4.2), its ath the token's hash once there is a token.
+		proof, err := dpop.NewProof(c.key, method, endpoint, c.token, time.Now())
+		if err != nil {
+			return err
+		}
+		req.Header.Set(dpop.HeaderName, proof)
+	}
 	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		scheme := "Bearer"
+		if c.key != nil {
+			scheme = dpop.Scheme
+		}
+		req.Header.Set("Authorization", scheme+" "+c.token)
 		req.Header.Set("X-Device-Id", c.deviceID)
 	}
 	resp, err := c.http.Do(req)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,7 +25,11 @@ type phoneState struct {
 	Token     string `json:"token,omitempty"`
 	AccountID string `json:"account_id,omitempty"`
 	// ID is the server's identifier of this device's sign-in (see phone devices).
-	ID      string          `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// DPoPKey is the PKCS#8 DER private key (ECDSA P-256) the token is bound to
+	// (RFC 9449); every call sends a proof signed with it. Made afresh at each
+	// sign-in; empty for a plain bearer token.
+	DPoPKey []byte          `json:"dpop_key,omitempty"`
 	Pending *pendingConfirm `json:"pending,omitempty"`
 }
 
@@ -100,6 +107,32 @@ func (st *phoneState) signedIn() error {
 		return errors.New("this phone is not signed in: run qrid phone login --issuer URL --username NAME")
 	}
 	return nil
+}
+
+// newDPoPKey makes the ES256 key a sign-in binds its token to, and its PKCS#8 form
+// for the state file.
+func newDPoPKey() (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, der, nil
+}
+
+// dpopKey returns the key the token is bound to, nil for a bearer token.
+func (st *phoneState) dpopKey() (*ecdsa.PrivateKey, error) {
+	if len(st.DPoPKey) == 0 {
+		return nil, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(st.DPoPKey)
+	if ec, ok := k.(*ecdsa.PrivateKey); err == nil && ok && ec.Curve == elliptic.P256() {
+		return ec, nil
+	}
+	return nil, errors.New("the phone state's DPoP key is damaged; run qrid phone login again")
 }
 
 // newDeviceID makes up a device identifier: 128 random bits in hex.

@@ -31,6 +31,8 @@ type cannedAnswer struct {
 
 type mobileRequest struct {
 	method, path, auth, deviceID, contentType, body string
+	// dpop is the DPoP proof sent, if any.
+	dpop string
 }
 
 func newFakeMobile(t *testing.T, answers map[string]cannedAnswer) *fakeMobile {
@@ -40,7 +42,7 @@ func newFakeMobile(t *testing.T, answers map[string]cannedAnswer) *fakeMobile {
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		f.requests = append(f.requests, mobileRequest{r.Method, r.URL.EscapedPath(), r.Header.Get("Authorization"),
-			r.Header.Get("X-Device-Id"), r.Header.Get("Content-Type"), string(b)})
+			r.Header.Get("X-Device-Id"), r.Header.Get("Content-Type"), string(b), r.Header.Get("DPoP")})
 		ans, ok := f.answers[r.Method+" "+r.URL.EscapedPath()]
 		f.mu.Unlock()
 		if !ok {

@@ -269,6 +269,10 @@ func TestQRSignInEndToEnd(t *testing.T) {
 			if m := phoneAccountRE.FindStringSubmatch(r.stdout); m == nil || m[1] != demoID {
 				t.Fatalf("phone login printed %q, want the demo user's account %s", r.stdout, demoID)
 			}
+			// The phone's token is DPoP-bound, so every call below carries a proof.
+			if st := readState(t, state); len(st.DPoPKey) == 0 || strings.Contains(r.stderr, "warning") {
+				t.Fatalf("phone login did not bind its token to a DPoP key; stderr:\n%s", r.stderr)
+			}
 
 			// qrid login runs until the phone has decided.
 			stdout, stderr := newSyncBuffer(), newSyncBuffer()

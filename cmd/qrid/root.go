@@ -62,6 +62,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newClientsCmd(),
 		a.newUsersCmd(),
 		a.newKeysCmd(),
+		a.newAuditCmd(),
 		a.newHealthcheckCmd(),
 		a.newLoginCmd(),
 		a.newPhoneCmd(),

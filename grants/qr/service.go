@@ -34,6 +34,33 @@ type Config struct {
 	DeviceCodes, UserCodes, ConfirmTokens Digest
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnEvent, when set, is told of every scan and decision once it is stored (see
+	// Notice). It runs on the request's goroutine and must not block.
+	OnEvent func(ctx context.Context, n Notice)
+}
+
+// The kinds of Notice.
+const (
+	NoticeScanned    = "scanned"
+	NoticeContested  = "contested"
+	NoticeApproved   = "approved"
+	NoticeDenied     = "denied"
+	NoticeWrongMatch = "wrong_match"
+)
+
+// Notice is a stored QR session change, as Config.OnEvent hears it: a scan (again
+// by the same device, or by a second device, which contests the session) or a
+// decision. Refused events change nothing and are not reported; neither is the
+// consumption of an approved session.
+type Notice struct {
+	// Kind is one of the Notice* constants.
+	Kind string
+	// Session is the session as stored after the change.
+	Session storage.QRSession
+	// AccountID, DeviceID and IP name the phone that caused the change (IP as its
+	// caller gave it, "" if unknown). For a contested session that is the second
+	// device; Session still names the first.
+	AccountID, DeviceID, IP string
 }
 
 // Service runs QR sessions: device authorization, scan, decision, polling with
@@ -193,6 +220,8 @@ type ScanRequest struct {
 	// AccountID and DeviceID identify the signed-in phone (storage.Device.ID).
 	AccountID string
 	DeviceID  string
+	// IP is the phone's address, for Config.OnEvent only.
+	IP string
 }
 
 // ScanResult is what the phone needs to show the confirmation screen.
@@ -236,7 +265,7 @@ func (s *Service) Scan(ctx context.Context, req ScanRequest) (ScanResult, error)
 	updated, err := s.apply(ctx, sess.ID, Scan{
 		AccountID: req.AccountID, DeviceID: req.DeviceID,
 		ConfirmTokenDigest: s.cfg.ConfirmTokens(token), ConfirmTTL: s.cfg.ConfirmTTL,
-	})
+	}, req.IP)
 	if err != nil {
 		return ScanResult{Session: updated}, err
 	}
@@ -254,6 +283,8 @@ type ConfirmRequest struct {
 	DeviceID     string
 	Approve      bool
 	Match        string
+	// IP is the phone's address, for Config.OnEvent only.
+	IP string
 }
 
 // Confirm applies the decision. The confirm token works once: of two concurrent
@@ -273,18 +304,19 @@ func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (storage.QRSe
 	return s.apply(ctx, sess.ID, Decide{
 		AccountID: req.AccountID, DeviceID: req.DeviceID, ConfirmTokenDigest: digest,
 		Approve: req.Approve, Match: req.Match,
-	})
+	}, req.IP)
 }
 
 // Consume marks an approved session consumed, once: it is called when the tokens
 // are delivered, inside the transaction that stores them.
 func (s *Service) Consume(ctx context.Context, id string) (storage.QRSession, error) {
-	return s.apply(ctx, id, Consume{})
+	return s.apply(ctx, id, Consume{}, "")
 }
 
 // apply runs the state machine on the stored session, atomically, stores the result
-// (including a session closed by a failing event) and publishes it to the hub.
-func (s *Service) apply(ctx context.Context, id string, ev Event) (storage.QRSession, error) {
+// (including a session closed by a failing event), publishes it to the hub and tells
+// Config.OnEvent. ip is the address of whoever caused ev.
+func (s *Service) apply(ctx context.Context, id string, ev Event, ip string) (storage.QRSession, error) {
 	var outcome error
 	updated, err := s.store.UpdateQRSession(ctx, id, func(old storage.QRSession) (storage.QRSession, error) {
 		next, err := Apply(old, ev, s.cfg.Now().UTC())
@@ -303,7 +335,39 @@ func (s *Service) apply(ctx context.Context, id string, ev Event) (storage.QRSes
 	if _, inTx := ev.(Consume); !inTx {
 		s.hub.Publish(updated)
 	}
+	s.notify(ctx, ev, updated, ip)
 	return updated, outcome
+}
+
+// notify tells Config.OnEvent of a stored scan or decision.
+func (s *Service) notify(ctx context.Context, ev Event, updated storage.QRSession, ip string) {
+	if s.cfg.OnEvent == nil {
+		return
+	}
+	n := Notice{Session: updated, IP: ip}
+	switch ev := ev.(type) {
+	case Scan:
+		n.AccountID, n.DeviceID = ev.AccountID, ev.DeviceID
+		switch {
+		case updated.State == storage.QRScanned:
+			n.Kind = NoticeScanned
+		case updated.State == storage.QRDenied && updated.DenyReason == "contested":
+			n.Kind = NoticeContested
+		}
+	case Decide:
+		n.AccountID, n.DeviceID = ev.AccountID, ev.DeviceID
+		switch {
+		case updated.State == storage.QRApproved:
+			n.Kind = NoticeApproved
+		case updated.State == storage.QRDenied && updated.DenyReason == "wrong_match":
+			n.Kind = NoticeWrongMatch
+		case updated.State == storage.QRDenied:
+			n.Kind = NoticeDenied
+		}
+	}
+	if n.Kind != "" {
+		s.cfg.OnEvent(ctx, n)
+	}
 }
 
 // PollResult is the answer to a poll.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/storage"
 )
 
@@ -53,6 +54,7 @@ func (s *Service) CreateClient(ctx context.Context, m ClientMetadata) (ClientInf
 	if err := s.Store.CreateClient(ctx, c); err != nil {
 		return ClientInfo{}, storeError(err, clientWhat(c.ID), "create")
 	}
+	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.ClientCreated, ClientID: c.ID, Detail: "name=" + c.Name})
 	info := clientInfo(c)
 	info.ClientSecret = secret
 	return info, nil
@@ -124,7 +126,11 @@ func (s *Service) UpdateClient(ctx context.Context, id string, m ClientMetadata)
 
 // DeleteClient removes client id with its tokens and consents.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
-	return storeError(s.Store.DeleteClient(ctx, id), clientWhat(id), "delete")
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return storeError(err, clientWhat(id), "delete")
+	}
+	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.ClientDeleted, ClientID: id})
+	return nil
 }
 
 // RotateClientSecret issues a new secret for client id; the old one stops working
@@ -147,6 +153,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (ClientInfo
 	if err != nil {
 		return ClientInfo{}, storeError(err, clientWhat(id), "rotate the secret of")
 	}
+	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.ClientSecretRotated, ClientID: id})
 	info := clientInfo(c)
 	info.ClientSecret = secret
 	return info, nil

@@ -8,7 +8,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/jsonapi"
+	"github.com/qrid/qrid/storage"
 )
 
 // DeviceInfo is a device signed in to the mobile app, as the admin API shows it
@@ -45,7 +47,13 @@ func (s *Service) ListUserDevices(ctx context.Context, userID string) ([]DeviceI
 
 // RevokeDevice signs a device out: its token stops working at once.
 func (s *Service) RevokeDevice(ctx context.Context, id string) error {
-	return storeError(s.Store.DeleteDevice(ctx, id), deviceWhat(id), "delete")
+	// Read first only so the audit trail can name the account.
+	device, _ := s.Store.GetDevice(ctx, id)
+	if err := s.Store.DeleteDevice(ctx, id); err != nil {
+		return storeError(err, deviceWhat(id), "delete")
+	}
+	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.DeviceRevoked, AccountID: device.AccountID, DeviceID: id, Detail: "by_admin"})
+	return nil
 }
 
 type deviceList struct {

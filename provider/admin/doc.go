@@ -56,6 +56,16 @@
 // Signing keys are listed and rotated through KeyManager (package keys); the admin API
 // shows their public attributes only.
 //
+// # Audit trail
+//
+// GET /admin/v1/audit lists the audit trail (package audit), newest first, filtered
+// by account_id, type (one of audit.Types) and since (RFC 3339, inclusive), at most
+// limit events (1 to 1000, 100 by default). Unknown, repeated or empty parameters
+// and invalid values are 400 invalid_request. When Audit is set, the Service
+// records what it changes: clients created, deleted or given a new secret, users
+// created or deleted, signing keys rotated and devices revoked. These events carry
+// no IP address: the admin listener is private and its one token is the actor.
+//
 // # HTTP
 //
 // All answers are JSON with Cache-Control: no-store; errors are

@@ -75,6 +75,8 @@ func (a *api) router() *mux.Router {
 	v1("/keys", a.listKeys, http.MethodGet)
 	v1("/keys/rotate", a.rotateKeys, http.MethodPost)
 
+	v1("/audit", a.listAuditEvents, http.MethodGet)
+
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, newError(http.StatusNotFound, CodeNotFound, "No admin API route matches %s.", req.URL.Path))
 	})

@@ -30,7 +30,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	if s := doc.Components.SecuritySchemes["adminToken"]; s.Type != "http" || s.Scheme != "bearer" {
 		t.Errorf("bearer security scheme %+v", s)
 	}
-	for _, name := range []string{"Error", "ClientMetadata", "ClientInfo", "NewUser", "UserInfo", "KeyInfo", "RotateKeysRequest"} {
+	for _, name := range []string{"Error", "ClientMetadata", "ClientInfo", "NewUser", "UserInfo", "KeyInfo", "RotateKeysRequest", "AuditEvent", "AuditEventList"} {
 		if _, ok := doc.Components.Schemas[name]; !ok {
 			t.Errorf("schema %s missing", name)
 		}
@@ -41,8 +41,8 @@ func TestOpenAPIDocument(t *testing.T) {
 
 	// The router and the document list the same operations.
 	routed := apitest.CheckRoutes(t, (&api{}).router(), OpenAPI)
-	if len(routed) != 15 {
-		t.Errorf("%d routes, want 15", len(routed))
+	if len(routed) != 16 {
+		t.Errorf("%d routes, want 16", len(routed))
 	}
 }
 

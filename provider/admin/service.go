@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/digest"
 	"github.com/qrid/qrid/storage"
 )
@@ -31,6 +33,9 @@ type Service struct {
 	Dev bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit records the changes made (clients, users, keys, device revocations) in
+	// the audit trail; nil records nothing.
+	Audit *audit.Recorder
 }
 
 func (s *Service) now() time.Time {
@@ -119,6 +124,11 @@ func (s *Service) RotateKeys(ctx context.Context, alg string) ([]KeyInfo, error)
 	if err := km.Rotate(ctx, alg); err != nil {
 		return nil, storeError(err, "signing key", "rotate")
 	}
+	rotated := alg
+	if rotated == "" {
+		rotated = strings.Join(signingAlgs, ",")
+	}
+	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.KeysRotated, Detail: "alg=" + rotated})
 	return s.ListKeys(ctx)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/password"
 	"github.com/qrid/qrid/storage"
 )
@@ -103,6 +104,7 @@ func (s *Service) CreateUser(ctx context.Context, u NewUser) (UserInfo, error) {
 	if err := s.Store.CreateUser(ctx, user); err != nil {
 		return UserInfo{}, storeError(err, fmt.Sprintf("Username %q", username), "create")
 	}
+	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserCreated, AccountID: user.ID, Detail: "username=" + username})
 	return userInfo(user), nil
 }
 
@@ -130,7 +132,11 @@ func (s *Service) ListUsers(ctx context.Context) ([]UserInfo, error) {
 
 // DeleteUser removes user id with their consents and sessions.
 func (s *Service) DeleteUser(ctx context.Context, id string) error {
-	return storeError(s.Store.DeleteUser(ctx, id), userWhat(id), "delete")
+	if err := s.Store.DeleteUser(ctx, id); err != nil {
+		return storeError(err, userWhat(id), "delete")
+	}
+	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserDeleted, AccountID: id})
+	return nil
 }
 
 func userInfo(u storage.User) UserInfo {

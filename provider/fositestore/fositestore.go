@@ -11,7 +11,11 @@
 // presented refresh token in one conditional step (of two concurrent refreshes exactly
 // one wins) and deletes the grant's access tokens; the inactive row stays until it
 // expires so that a reuse is recognised, and fosite then revokes the whole chain
-// (every refresh and access token of the grant's request ID).
+// (every refresh and access token of the grant's request ID). OnRefreshTokenReuse,
+// when set, is told each time a rotated refresh token is presented: at the token
+// endpoint (where fosite then revokes the chain) and also at introspection or
+// revocation, since a rotated token showing up anywhere means it was copied or a
+// client mishandles its tokens.
 package fositestore
 
 import (
@@ -41,6 +45,12 @@ type Store struct {
 	newSession func() fosite.Session
 	// fallbackLifetime bounds rows whose session carries no expiry.
 	fallbackLifetime time.Duration
+
+	// OnRefreshTokenReuse, when set, is called with the grant's client, subject and
+	// request ID whenever GetRefreshTokenSession finds the token rotated. It runs on
+	// the request's goroutine, possibly inside its transaction, and must not block.
+	// Set it before the store is used.
+	OnRefreshTokenReuse func(ctx context.Context, clientID, subject, requestID string)
 }
 
 var (
@@ -327,6 +337,13 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 		return nil, err
 	}
 	if !active {
+		if s.OnRefreshTokenReuse != nil {
+			subject := ""
+			if sess := req.GetSession(); sess != nil {
+				subject = sess.GetSubject()
+			}
+			s.OnRefreshTokenReuse(ctx, req.GetClient().GetID(), subject, req.GetID())
+		}
 		return req, fosite.ErrInactiveToken
 	}
 	return req, nil

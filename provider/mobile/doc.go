@@ -17,6 +17,26 @@
 // atomically). A device's LastSeenAt is shown when the store has one; this package
 // does not write it, so checking a token costs one read and no write.
 //
+// # DPoP-bound tokens
+//
+// A sign-in that carries a DPoP header (RFC 9449 §5: a proof for POST on
+// {issuer}/api/mobile/v1/login) gets a token bound to the proof's key: its RFC 7638
+// thumbprint is stored as Device.DPoPThumbprint and the answer says token_type
+// "DPoP" ("Bearer" otherwise). A bound token is accepted only as `Authorization:
+// DPoP <token>` with one fresh proof for that key: htm the request method, htu
+// Issuer (else the QR service's issuer) followed by the request path — never the
+// Host header —, iat within a minute of Now, ath the token's hash (package dpop
+// checks all that). Each proof's jti is then recorded through storage.DPoPStore
+// until the proof would be stale anyway, so a replay is refused on every node; a
+// proof costs one more store write. A bound token sent as Bearer, or an unbound one
+// sent as DPoP, is answered 401 unauthorized with a DPoP challenge error
+// "invalid_token"; a missing, bad, replayed or foreign-key proof 401
+// invalid_dpop_proof with error "invalid_dpop_proof" (400 at sign-in, as RFC 9449
+// §5 answers at a token endpoint; nothing is stored then). The jti is used up after
+// the proof is verified and before the password is checked. Plain bearer tokens
+// keep working as before; a DPoP header sent with one is not looked at. Every 401
+// without a usable token offers both the Bearer and the DPoP challenge.
+//
 // # Passwords
 //
 // Usernames are normalised as the admin API stores them. Passwords are checked with

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/qrid/qrid/grants/qr"
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/digest"
 	"github.com/qrid/qrid/provider/jsonapi"
 	"github.com/qrid/qrid/provider/ratelimit"
@@ -45,12 +46,18 @@ const authRealm = `Bearer realm="qrid-mobile"`
 type Handler struct {
 	Store storage.Storage
 	QR    *qr.Service
+	// Issuer is qrid's issuer URL, the base of the URL a DPoP proof must name
+	// (htu, RFC 9449 §4.3): the issuer followed by the request path. "" means the
+	// QR service's issuer.
+	Issuer string
 	// DeviceTokens computes the keyed digest under which device tokens are stored.
 	DeviceTokens *digest.Keyed
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the request log and the security events; nil logs nothing.
 	Logger *slog.Logger
+	// Audit records the security events in the audit trail; nil records nothing.
+	Audit *audit.Recorder
 
 	// LoginPerAccount limits failed sign-ins per username, LoginPerIP per client
 	// address and ScanPerAccount scans and typed user codes per account. A zero Limit
@@ -166,22 +173,24 @@ func (h *Handler) common(next http.HandlerFunc) http.Handler {
 type authedFunc func(w http.ResponseWriter, r *http.Request, device storage.Device)
 
 // authed authenticates the caller before next: the device token of
-// `Authorization: Bearer` (RFC 6750 §2.1) must belong to a signed-in device whose
-// DeviceID equals X-Device-Id. The token is looked up on every request, so a revoked
-// device is refused at once.
+// `Authorization: Bearer` (RFC 6750 §2.1), or of `Authorization: DPoP` with a DPoP
+// proof when the token is DPoP-bound (RFC 9449 §7.1, see checkBinding), must belong
+// to a signed-in device whose DeviceID equals X-Device-Id. The token is looked up on
+// every request, so a revoked device is refused at once.
 func (h *Handler) authed(next authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		deny := func(format string, args ...any) {
 			w.Header().Set("WWW-Authenticate", authRealm)
+			w.Header().Add("WWW-Authenticate", dpopChallenge)
 			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, format, args...))
 		}
 		if len(r.Header.Values("Authorization")) > 1 || len(r.Header.Values("X-Device-Id")) > 1 {
 			writeError(w, invalidRequest("Send the Authorization and X-Device-Id headers once each."))
 			return
 		}
-		token, ok := jsonapi.BearerToken(r)
+		scheme, token, ok := credentials(r)
 		if !ok {
-			deny("The device token is missing; send Authorization: Bearer <token>.")
+			deny("The device token is missing; send Authorization: Bearer <token> (or DPoP <token> with a DPoP proof).")
 			return
 		}
 		deviceID := r.Header.Get("X-Device-Id")
@@ -206,6 +215,17 @@ func (h *Handler) authed(next authedFunc) http.HandlerFunc {
 			h.log.InfoContext(r.Context(), "mobile token used with another device ID",
 				"account_id", device.AccountID, "device", device.ID, "ip", clientIP(r))
 			deny("The device token was issued to another device.")
+			return
+		}
+		var de *dpopError
+		switch err := h.checkBinding(r, device, scheme, token); {
+		case errors.As(err, &de):
+			h.log.InfoContext(r.Context(), "mobile DPoP refused", "account_id", device.AccountID,
+				"device", device.ID, "reason", de.apiError.Message, "ip", clientIP(r))
+			writeDPoPError(w, de)
+			return
+		case err != nil:
+			h.fail(w, r, err)
 			return
 		}
 		next(w, r, device)

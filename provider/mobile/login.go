@@ -14,6 +14,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/qrid/qrid/provider/admin"
+	"github.com/qrid/qrid/provider/audit"
+	"github.com/qrid/qrid/provider/dpop"
 	"github.com/qrid/qrid/provider/jsonapi"
 	"github.com/qrid/qrid/provider/password"
 	"github.com/qrid/qrid/storage"
@@ -56,6 +58,9 @@ type LoginResponse struct {
 	// DeviceID echoes the app's device ID; ID is qrid's ID of this sign-in.
 	DeviceID string `json:"device_id"`
 	ID       string `json:"id"`
+	// TokenType is "DPoP" when the token is bound to the key of the sign-in's DPoP
+	// proof, else "Bearer".
+	TokenType string `json:"token_type"`
 }
 
 // validate checks the fields that do not depend on the store.
@@ -127,12 +132,36 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A DPoP proof binds the new token to its key (RFC 9449 §5). Its jti is used up
+	// before the password is checked, so a replayed sign-in costs no hashing;
+	// like a wrong password, a refused proof counts against the limits above.
+	var thumbprint string
+	if len(r.Header.Values(dpop.HeaderName)) > 0 {
+		proof, err := h.proofFor(r, "")
+		if err == nil {
+			err = h.useProof(r, proof)
+		}
+		var de *dpopError
+		switch {
+		case errors.As(err, &de):
+			h.log.InfoContext(ctx, "mobile login failed", "reason", "invalid_dpop_proof", "detail", de.apiError.Message, "ip", ip)
+			h.record(r, storage.AuditEvent{Type: audit.MobileLoginFailed, Detail: "invalid_dpop_proof"})
+			writeError(w, &apiError{Status: http.StatusBadRequest, Code: CodeInvalidDPoPProof, Message: de.apiError.Message})
+			return
+		case err != nil:
+			h.fail(w, r, err)
+			return
+		}
+		thumbprint = proof.Thumbprint
+	}
+
 	user, err := h.Store.GetUserByUsername(ctx, username)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		// Spend what a wrong password costs, and answer the same.
 		_ = password.Verify(dummyHash(), req.Password)
 		h.log.InfoContext(ctx, "mobile login failed", "reason", "unknown_username", "ip", ip)
+		h.record(r, storage.AuditEvent{Type: audit.MobileLoginFailed, Detail: "unknown_username"})
 		writeError(w, errInvalidCredentials)
 		return
 	case err != nil:
@@ -144,6 +173,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 			h.log.ErrorContext(ctx, "stored password hash unusable", "account_id", user.ID, "error", err)
 		}
 		h.log.InfoContext(ctx, "mobile login failed", "reason", "wrong_password", "account_id", user.ID, "ip", ip)
+		h.record(r, storage.AuditEvent{Type: audit.MobileLoginFailed, AccountID: user.ID, Detail: "wrong_password"})
 		writeError(w, errInvalidCredentials)
 		return
 	}
@@ -161,13 +191,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	device := storage.Device{
-		ID:          id,
-		AccountID:   user.ID,
-		DeviceID:    req.DeviceID,
-		DeviceType:  req.DeviceType,
-		Name:        req.DeviceName,
-		TokenDigest: h.DeviceTokens.String(token),
-		CreatedAt:   h.now().UTC(),
+		ID:             id,
+		AccountID:      user.ID,
+		DeviceID:       req.DeviceID,
+		DeviceType:     req.DeviceType,
+		Name:           req.DeviceName,
+		TokenDigest:    h.DeviceTokens.String(token),
+		DPoPThumbprint: thumbprint,
+		CreatedAt:      h.now().UTC(),
 	}
 	// CreateDevice replaces any earlier sign-in of this (account, device_id).
 	switch err := h.Store.CreateDevice(ctx, device); {
@@ -179,9 +210,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("mobile: store device: %w", err))
 		return
 	}
+	tokenType := "Bearer"
+	if thumbprint != "" {
+		tokenType = dpop.Scheme
+	}
 	h.log.InfoContext(ctx, "mobile login", "account_id", user.ID, "device", device.ID,
-		"device_type", device.DeviceType, "ip", ip)
-	jsonapi.Write(w, http.StatusOK, LoginResponse{Token: token, AccountID: user.ID, DeviceID: device.DeviceID, ID: device.ID})
+		"device_type", device.DeviceType, "token_type", tokenType, "ip", ip)
+	h.record(r, storage.AuditEvent{Type: audit.MobileLoginOK, AccountID: user.ID, DeviceID: device.ID,
+		Detail: "device_type=" + device.DeviceType + " token_type=" + tokenType})
+	jsonapi.Write(w, http.StatusOK, LoginResponse{Token: token, AccountID: user.ID, DeviceID: device.DeviceID, ID: device.ID,
+		TokenType: tokenType})
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, device storage.Device) {
@@ -191,6 +229,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, device storage.
 		return
 	}
 	h.log.InfoContext(r.Context(), "mobile logout", "account_id", device.AccountID, "device", device.ID, "ip", clientIP(r))
+	h.record(r, storage.AuditEvent{Type: audit.DeviceLogout, AccountID: device.AccountID, DeviceID: device.ID})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -258,5 +297,7 @@ func (h *Handler) deleteDevice(w http.ResponseWriter, r *http.Request, device st
 	}
 	h.log.InfoContext(r.Context(), "mobile device revoked", "account_id", device.AccountID,
 		"device", target.ID, "by_device", device.ID, "ip", clientIP(r))
+	h.record(r, storage.AuditEvent{Type: audit.DeviceRevoked, AccountID: device.AccountID, DeviceID: target.ID,
+		Detail: "by_device_id=" + device.ID})
 	w.WriteHeader(http.StatusNoContent)
 }

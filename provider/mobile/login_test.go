@@ -40,7 +40,7 @@ func TestLogin(t *testing.T) {
 			wantStatus(t, r, http.StatusOK)
 			var got LoginResponse
 			r.json(t, &got)
-			if got.AccountID != e.alice.ID || got.DeviceID != "phone-1" || got.ID == "" || len(got.Token) != 43 {
+			if got.AccountID != e.alice.ID || got.DeviceID != "phone-1" || got.ID == "" || len(got.Token) != 43 || got.TokenType != "Bearer" {
 				t.Fatalf("answer %+v", got)
 			}
 			dev, err := e.store.GetDevice(context.Background(), got.ID)

@@ -38,6 +38,22 @@ func TestOpenAPIDocument(t *testing.T) {
 	if s := doc.Components.SecuritySchemes["deviceId"]; s.Type != "apiKey" || s.In != "header" || s.Name != "X-Device-Id" {
 		t.Errorf("X-Device-Id security scheme %+v", s)
 	}
+	if s := doc.Components.SecuritySchemes["dpopToken"]; s.Type != "http" || s.Scheme != "DPoP" {
+		t.Errorf("DPoP security scheme %+v", s)
+	}
+	if s := doc.Components.SecuritySchemes["dpopProof"]; s.Type != "apiKey" || s.In != "header" || s.Name != "DPoP" {
+		t.Errorf("DPoP proof security scheme %+v", s)
+	}
+	var login struct {
+		Properties map[string]struct {
+			Enum []string `json:"enum"`
+		} `json:"properties"`
+		Required []string `json:"required"`
+	}
+	_ = json.Unmarshal(doc.Components.Schemas["LoginResponse"], &login)
+	if tt := login.Properties["token_type"]; !slices.Equal(tt.Enum, []string{"Bearer", "DPoP"}) || !slices.Contains(login.Required, "token_type") {
+		t.Errorf("LoginResponse.token_type %+v (required %v), want a required Bearer|DPoP", tt, login.Required)
+	}
 	for _, name := range []string{"Error", "LoginRequest", "LoginResponse", "DeviceList", "Device", "ScanRequest",
 		"ScanResponse", "Client", "Requester", "ConfirmRequest", "ConfirmResponse"} {
 		if _, ok := doc.Components.Schemas[name]; !ok {
@@ -58,7 +74,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	_ = json.Unmarshal(doc.Components.Schemas["Error"], &errSchema)
 	for _, code := range []string{CodeInvalidRequest, CodeInvalidCredentials, CodeUnauthorized, CodeNotFound, CodeRateLimited,
 		CodeMethodNotAllowed, CodeUnsupportedMediaType, CodeRequestTooLarge, CodeInternal,
-		"expired", "already_scanned", "already_used", "wrong_match", "forbidden", "invalid_token"} {
+		CodeInvalidDPoPProof, "expired", "already_scanned", "already_used", "wrong_match", "forbidden", "invalid_token"} {
 		if !slices.Contains(errSchema.Properties.Error.Enum, code) {
 			t.Errorf("error code %s is not documented", code)
 		}

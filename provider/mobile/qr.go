@@ -82,7 +82,7 @@ func (h *Handler) scan(w http.ResponseWriter, r *http.Request, device storage.De
 	}
 	res, err := h.QR.Scan(ctx, qr.ScanRequest{
 		QR: req.QR, UserCode: req.UserCode,
-		AccountID: device.AccountID, DeviceID: device.ID,
+		AccountID: device.AccountID, DeviceID: device.ID, IP: clientIP(r),
 	})
 	if err != nil {
 		h.log.InfoContext(ctx, "mobile scan refused", "account_id", device.AccountID, "device", device.ID,
@@ -156,7 +156,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, device storage
 	ctx := r.Context()
 	sess, err := h.QR.Confirm(ctx, qr.ConfirmRequest{
 		ConfirmToken: req.ConfirmToken, AccountID: device.AccountID, DeviceID: device.ID,
-		Approve: *req.Approve, Match: req.Match,
+		Approve: *req.Approve, Match: req.Match, IP: clientIP(r),
 	})
 	if err != nil {
 		h.log.InfoContext(ctx, "mobile decision refused", "account_id", device.AccountID, "device", device.ID,

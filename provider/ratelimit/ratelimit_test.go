@@ -44,3 +44,29 @@ func TestLimiterBoundedMemory(t *testing.T) {
 		t.Fatalf("idle keys were not swept: %d remain", n)
 	}
 }
+
+func TestConcurrency(t *testing.T) {
+	c := NewConcurrency(2)
+	if !c.Acquire("ip") || !c.Acquire("ip") {
+		t.Fatal("slots under the cap were refused")
+	}
+	if c.Acquire("ip") {
+		t.Fatal("a third slot was given with a cap of 2")
+	}
+	if !c.Acquire("other") {
+		t.Fatal("another key was capped by the first")
+	}
+	c.Release("ip")
+	if !c.Acquire("ip") {
+		t.Fatal("a released slot was not given back")
+	}
+	c.Release("ip")
+	c.Release("ip")
+	c.Release("other")
+	if n := c.Held("ip") + c.Held("other"); n != 0 {
+		t.Fatalf("%d slots still held after every release", n)
+	}
+	if len(c.held) != 0 {
+		t.Fatal("released keys are still remembered")
+	}
+}

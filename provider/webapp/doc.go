@@ -81,11 +81,18 @@
 // would leak the token. What limits that: the provider's CSP allows scripts from
 // 'self' only and no inline script; the app loads no third-party code (jsQR is
 // vendored); the token is revocable at once from any device's list; and signing
-// out deletes everything the app stored, the device_id included. An HttpOnly
-// cookie would hide the token from scripts but the mobile API is bearer-only and
-// would need CSRF defences; the planned fix is DPoP (RFC 9449) with a
-// non-extractable WebCrypto key kept in IndexedDB, which makes a stolen token
-// useless without the key.
+// out deletes everything the app stored, the device_id included. Above all the
+// token is DPoP-bound (RFC 9449, dpop.js): each sign-in makes a fresh ECDSA P-256
+// key pair with WebCrypto whose private key is not extractable, keeps the
+// CryptoKeyPair in IndexedDB (database "qrid", store "keys"; in memory only where
+// IndexedDB fails, so a restart then asks to sign in again), sends a proof with
+// POST /login and, once the answer says token_type "DPoP", sends every call as
+// Authorization: DPoP with a fresh proof (htu is the issuer from the discovery
+// document, else the page's origin, followed by the API path). A script that
+// reads the token cannot use it elsewhere: it has no way to get the key out. It
+// could still make proofs while it runs in the page, which only the CSP prevents.
+// Where WebCrypto is missing (http other than localhost) the app signs in with a
+// plain bearer token as before. Signing out or a 401 deletes the key.
 //
 // # Scanning
 //
@@ -134,9 +141,11 @@
 //
 // go test checks the handler (the language choice and its headers included), the
 // shell texts of both languages and the files the shell and the manifest name;
-// node --test web/ tests logic.js in both languages and that the two catalogs of
-// messages.js have the same keys and placeholders and no empty message. go test
-// runs the Node tests too when node is installed.
+// node --test web/ tests logic.js in both languages, dpop.js's proofs (claims, a
+// signature that verifies with the jwk, a key that cannot be exported), and that
+// the two catalogs of messages.js have the same keys and placeholders and no empty
+// message. go test runs the Node tests too when node is installed, and checks that
+// a proof made by dpop.js passes the server's verifier (provider/dpop).
 package webapp
 
 //go:generate sh ../../web/build.sh

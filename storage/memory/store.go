@@ -31,6 +31,9 @@ type data struct {
 	signaturesByRequest map[requestKey]map[string]struct{}
 	consents            map[consentKey]storage.Consent
 	browserSessions     map[string]storage.BrowserSession
+	auditEvents         map[string]storage.AuditEvent
+	// dpopProofs maps the used DPoP proofs to when they may be forgotten.
+	dpopProofs map[dpopKey]time.Time
 	// qrData holds QR sessions and devices (qr.go).
 	qrData
 }
@@ -61,6 +64,8 @@ func New() *Store {
 		signaturesByRequest: map[requestKey]map[string]struct{}{},
 		consents:            map[consentKey]storage.Consent{},
 		browserSessions:     map[string]storage.BrowserSession{},
+		auditEvents:         map[string]storage.AuditEvent{},
+		dpopProofs:          map[dpopKey]time.Time{},
 		qrData:              newQRData(),
 	}}
 }
@@ -90,8 +95,10 @@ func (s *Store) write(ctx context.Context, fn func(d *data, u *undoLog) error) e
 }
 
 // GarbageCollect deletes token sessions and browser sessions whose ExpiresAt is
-// before now, retired signing keys whose ExpiresAt is before now, and QR sessions
-// whose ExpiresAt is before now - storage.QRSessionRetention.
+// before now, retired signing keys whose ExpiresAt is before now, QR sessions whose
+// ExpiresAt is before now - storage.QRSessionRetention, and audit events whose Time
+// is before now - storage.AuditRetention, and DPoP proof records whose ExpiresAt is
+// before now.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResult, error) {
 	var result storage.GCResult
 	err := s.write(ctx, func(d *data, u *undoLog) error {
@@ -114,6 +121,8 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCRe
 			}
 		}
 		result.QRSessions = d.collectQRSessions(u, now)
+		result.AuditEvents = d.collectAuditEvents(u, now.Add(-storage.AuditRetention))
+		result.DPoPProofs = d.collectDPoPProofs(u, now)
 		return nil
 	})
 	return result, err

@@ -182,18 +182,24 @@ func expectOne(tag pgconn.CommandTag, err error) error {
 }
 
 // GarbageCollect deletes, in one statement, token sessions and browser sessions that
-// expired before now, retired signing keys whose ExpiresAt is before now, and QR
-// sessions whose ExpiresAt is before now - storage.QRSessionRetention.
+// expired before now, retired signing keys whose ExpiresAt is before now, QR
+// sessions whose ExpiresAt is before now - storage.QRSessionRetention, and audit
+// events whose time is before now - storage.AuditRetention, and DPoP proof records
+// that expired before now.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResult, error) {
 	const sql = `
 WITH t AS (DELETE FROM token_sessions WHERE expires_at < $1 RETURNING 1),
      b AS (DELETE FROM browser_sessions WHERE expires_at < $1 RETURNING 1),
      k AS (DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND expires_at < $1 RETURNING 1),
-     q AS (DELETE FROM qr_sessions WHERE expires_at < $2 RETURNING 1)
-SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM b), (SELECT count(*) FROM k), (SELECT count(*) FROM q)`
+     q AS (DELETE FROM qr_sessions WHERE expires_at < $2 RETURNING 1),
+     a AS (DELETE FROM audit_events WHERE time < $3 RETURNING 1),
+     p AS (DELETE FROM dpop_proofs WHERE expires_at < $1 RETURNING 1)
+SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM b), (SELECT count(*) FROM k), (SELECT count(*) FROM q),
+       (SELECT count(*) FROM a), (SELECT count(*) FROM p)`
 	var r storage.GCResult
-	err := s.q(ctx).QueryRow(ctx, sql, now.UTC(), now.Add(-storage.QRSessionRetention).UTC()).
-		Scan(&r.TokenSessions, &r.BrowserSessions, &r.SigningKeys, &r.QRSessions)
+	err := s.q(ctx).QueryRow(ctx, sql, now.UTC(), now.Add(-storage.QRSessionRetention).UTC(),
+		now.Add(-storage.AuditRetention).UTC()).
+		Scan(&r.TokenSessions, &r.BrowserSessions, &r.SigningKeys, &r.QRSessions, &r.AuditEvents, &r.DPoPProofs)
 	if err != nil {
 		return storage.GCResult{}, translate(err)
 	}

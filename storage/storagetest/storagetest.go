@@ -32,6 +32,15 @@
 //   - GarbageCollect(now) removes QR sessions whose ExpiresAt is strictly before
 //     now - storage.QRSessionRetention. Devices are never collected.
 //   - ListDevices orders by CreatedAt, newest first, then by ID, greatest first.
+//   - UseDPoPProof is ErrConflict for a (jkt, jti) recorded already, expired or not,
+//     until GarbageCollect(now) removes it once its ExpiresAt is strictly before
+//     now; the same jti under another jkt is another proof.
+//   - Audit events refer to nothing (an event may name an account, client or device
+//     that does not exist). ListAuditEvents orders by Time, newest first, then by ID,
+//     greatest first; Since is inclusive; a Limit below 1 or above
+//     storage.AuditMaxLimit returns at most storage.AuditMaxLimit events. An empty
+//     list is not an error. GarbageCollect(now) removes events whose Time is strictly
+//     before now - storage.AuditRetention.
 //
 // Every subtest runs in parallel with the others on its own store from newStore, and
 // creates the client and user that its token sessions, consents and browser sessions
@@ -70,6 +79,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"qr_sessions", qrSessionScenarios()},
 		{"qr_notifications", qrNotificationScenarios()},
 		{"devices", deviceScenarios()},
+		{"dpop_proofs", dpopProofScenarios()},
+		{"audit", auditScenarios()},
 		{"store", storeScenarios()},
 	}
 	for _, g := range groups {

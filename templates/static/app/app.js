@@ -7,13 +7,14 @@ import {
   hostOf, logoAllowed, normalizeUserCode, outcomeFor, qrContent, qrFromLocation, timeAgo,
 } from "./logic.js";
 import { plural, translator } from "./messages.js";
+import { htuOf, makeProof, newKeyPair, supported as dpopSupported } from "./dpop.js";
 
 // The page's language, set by the server from Accept-Language; every word the app
 // shows comes from messages.js through m.
 const m = translator(document.documentElement.lang);
 
 const API = "/api/mobile/v1";
-const KEY = { deviceID: "qrid.device_id", token: "qrid.token", signIn: "qrid.sign_in_id" };
+const KEY = { deviceID: "qrid.device_id", token: "qrid.token", signIn: "qrid.sign_in_id", tokenType: "qrid.token_type" };
 const PENDING = "qrid.pending_qr"; // sessionStorage: a code to scan after sign-in
 
 const $ = (id) => document.getElementById(id);
@@ -41,6 +42,68 @@ const signedIn = () => Boolean(store.get(KEY.token));
 function forgetSignIn() {
   store.del(KEY.token);
   store.del(KEY.signIn);
+  store.del(KEY.tokenType);
+  forgetDPoPKey();
+}
+
+// ---- DPoP key -------------------------------------------------------------
+//
+// A sign-in binds the token to a fresh non-extractable ECDSA P-256 key (dpop.js).
+// The key pair is kept in IndexedDB (CryptoKeys survive there without ever being
+// exported) and in memory; where IndexedDB fails (some private modes) it lives
+// until the page is closed, and the next start asks to sign in again.
+
+const DB = { name: "qrid", store: "keys", key: "dpop" };
+let dpopKey = null; // the CryptoKeyPair of the current sign-in, once loaded
+
+/** keyStore runs fn on the key store in one transaction and resolves its result. */
+function keyStore(mode, fn) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(DB.name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(DB.store);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(DB.store, mode);
+      const req = fn(tx.objectStore(DB.store));
+      tx.oncomplete = () => { db.close(); resolve(req.result); };
+      tx.onerror = tx.onabort = () => { db.close(); reject(tx.error); };
+    };
+  });
+}
+
+async function loadDPoPKey() {
+  if (!dpopKey) {
+    try { dpopKey = (await keyStore("readonly", (s) => s.get(DB.key))) ?? null; } catch { dpopKey = null; }
+  }
+  return dpopKey;
+}
+
+async function saveDPoPKey(keyPair) {
+  dpopKey = keyPair;
+  try { await keyStore("readwrite", (s) => s.put(keyPair, DB.key)); } catch { /* kept in memory only */ }
+}
+
+function forgetDPoPKey() {
+  dpopKey = null;
+  keyStore("readwrite", (s) => s.delete(DB.key)).catch(() => { /* nothing kept */ });
+}
+
+let issuerURL = null;
+
+/**
+ * issuer is qrid's issuer URL, which proofs name (htu): from the discovery
+ * document, else this page's origin.
+ */
+async function issuer() {
+  if (!issuerURL) {
+    try {
+      const res = await fetch("/.well-known/openid-configuration", { cache: "no-store", credentials: "omit" });
+      const doc = res.ok ? await res.json() : null;
+      if (doc && typeof doc.issuer === "string") issuerURL = doc.issuer;
+    } catch { /* the origin then */ }
+  }
+  return issuerURL ?? location.origin;
 }
 
 // ---- API -----------------------------------------------------------------
@@ -58,12 +121,25 @@ class APIError extends Error {
  * for 204). Failures throw APIError with the server's code and message; a 401 on
  * an authenticated call also forgets the sign-in and returns to the sign-in view.
  */
-async function call(method, path, body) {
+async function call(method, path, body, { keyPair = null } = {}) {
   const headers = { Accept: "application/json" };
   const authed = path !== "/login";
+  const token = store.get(KEY.token) ?? "";
   if (authed) {
-    headers.Authorization = `Bearer ${store.get(KEY.token) ?? ""}`;
+    // A DPoP-bound token goes as DPoP with a fresh proof for this very call.
+    const bound = store.get(KEY.tokenType) === "DPoP";
+    if (bound) keyPair = await loadDPoPKey();
+    headers.Authorization = `${bound ? "DPoP" : "Bearer"} ${token}`;
     headers["X-Device-Id"] = deviceID();
+  }
+  if (keyPair) {
+    try {
+      headers.DPoP = await makeProof({
+        keyPair, method, htu: htuOf(await issuer(), API + path), token: authed ? token : undefined,
+      });
+    } catch (err) {
+      console.error(err);
+    }
   }
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
@@ -153,10 +229,22 @@ async function signIn(ev) {
   }
   say(m("signin.busy"));
   try {
-    const res = await busy([$("sign-in")], () => call("POST", "/login", {
-      username, password, device_id: deviceID(), device_type: "web",
-      device_name: describeUserAgent(navigator.userAgent).slice(0, 100),
-    }));
+    const res = await busy([$("sign-in")], async () => {
+      // A fresh key for this sign-in; without WebCrypto the token is a bearer token.
+      let keyPair = null;
+      if (dpopSupported()) {
+        try { keyPair = await newKeyPair(); } catch { keyPair = null; }
+      }
+      const res = await call("POST", "/login", {
+        username, password, device_id: deviceID(), device_type: "web",
+        device_name: describeUserAgent(navigator.userAgent).slice(0, 100),
+      }, { keyPair });
+      const bound = res.token_type === "DPoP" && keyPair !== null;
+      if (bound) await saveDPoPKey(keyPair);
+      else forgetDPoPKey();
+      store.set(KEY.tokenType, bound ? "DPoP" : "Bearer");
+      return res;
+    });
     store.set(KEY.token, res.token);
     store.set(KEY.signIn, res.id);
     $("password").value = "";
@@ -557,8 +645,9 @@ async function signOut() {
     if (err && err.handled) { localStorage.clear(); return; }
     told = false;
   }
-  // Forget everything this app kept, the device_id included: the next sign-in is
-  // a new device.
+  // Forget everything this app kept, the device_id and the DPoP key included: the
+  // next sign-in is a new device.
+  forgetDPoPKey();
   try { localStorage.clear(); sessionStorage.clear(); } catch { /* nothing kept */ }
   show("signin");
   say(m(told ? "signout.done" : "signout.untold"), !told);
