@@ -389,7 +389,8 @@ func (p *Provider) routes() http.Handler {
 	(&webapp.Handler{Logger: p.log, Instrument: p.metrics.instrument}).Mount(r)
 	(&qrweb.Handler{QR: p.qr, Issuer: p.cfg.Issuer, Now: p.now, Logger: p.log, Instrument: p.metrics.instrument}).Mount(r)
 	(&mobile.Handler{
-		Store: p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,
+		Issuer: p.cfg.Issuer,
+		Store:  p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,
 		Logger: p.log.With("api", "mobile"),
 	}).Mount(r)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler())).Methods(http.MethodGet, http.MethodHead)

@@ -6,6 +6,9 @@ package provider_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/qrid/qrid/provider"
 	"github.com/qrid/qrid/provider/admin"
+	"github.com/qrid/qrid/provider/dpop"
 	"github.com/qrid/qrid/storage/memory"
 	"github.com/qrid/qrid/storage/postgres"
 )
@@ -420,4 +424,68 @@ func TestThreatResourceExhaustion(t *testing.T) {
 func adminClientMetadata(name string) admin.ClientMetadata {
 	return admin.ClientMetadata{ClientName: name, FirstParty: true,
 		GrantTypes: []string{admin.GrantDeviceCode, admin.GrantRefreshToken}}
+}
+
+// TestThreatStolenDPoPBoundToken: a phone binds its token to its key (RFC 9449); a
+// thief holding the token but not the key gets nowhere, even with a proof of its own
+// or a replayed proof of the phone's.
+func TestThreatStolenDPoPBoundToken(t *testing.T) {
+	q := newQREnv(t, memory.New())
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loginURL := q.issuer + "/api/mobile/v1/login"
+	proof, err := dpop.NewProof(key, http.MethodPost, loginURL, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"username": "alice", "password": testPassword, "device_id": "bound-phone", "device_type": "ios"})
+	req, _ := http.NewRequest(http.MethodPost, loginURL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("DPoP", proof)
+	resp, err := q.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct {
+		Token     string `json:"token"`
+		TokenType string `json:"token_type"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || login.TokenType != "DPoP" {
+		t.Fatalf("DPoP login: %d %+v", resp.StatusCode, login)
+	}
+	devicesURL := q.issuer + "/api/mobile/v1/devices"
+	call := func(scheme, proof string) int {
+		req, _ := http.NewRequest(http.MethodGet, devicesURL, nil)
+		req.Header.Set("Authorization", scheme+" "+login.Token)
+		req.Header.Set("X-Device-Id", "bound-phone")
+		if proof != "" {
+			req.Header.Set("DPoP", proof)
+		}
+		resp, err := q.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	good, _ := dpop.NewProof(key, http.MethodGet, devicesURL, login.Token, time.Now())
+	if status := call("DPoP", good); status != http.StatusOK {
+		t.Fatalf("the phone's own call = %d", status)
+	}
+	thiefKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	thiefProof, _ := dpop.NewProof(thiefKey, http.MethodGet, devicesURL, login.Token, time.Now())
+	for name, status := range map[string]int{
+		"as a bearer token":      call("Bearer", ""),
+		"without a proof":        call("DPoP", ""),
+		"with the thief's proof": call("DPoP", thiefProof),
+		"with a replayed proof":  call("DPoP", good),
+	} {
+		if status != http.StatusUnauthorized {
+			t.Errorf("the stolen token %s = %d, want 401", name, status)
+		}
+	}
 }

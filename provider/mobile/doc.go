@@ -84,5 +84,9 @@
 // carries Cache-Control: no-store. Each request is logged (method, path, status,
 // duration) and so are the security events (sign-ins, failed sign-ins, sign-outs,
 // revocations, scans and decisions), at Info, with the account when it is known;
-// tokens, passwords and request bodies are never logged.
+// tokens, passwords and request bodies are never logged. When Audit is set, sign-ins
+// (mobile.login.ok), failed sign-ins (mobile.login.failed, not those refused by a
+// rate limit), sign-outs (device.logout) and revocations (device.revoked) are also
+// recorded in the audit trail with the client address (package audit); scans and
+// decisions are recorded by the QR service's OnEvent hook.
 package mobile
