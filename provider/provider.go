@@ -36,6 +36,7 @@ import (
 
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/admin"
+	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/demo"
 	"github.com/qrid/qrid/provider/digest"
 	"github.com/qrid/qrid/provider/fositestore"
@@ -193,6 +194,7 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 	p.deviceAuthPerClient = ratelimit.New(ratelimit.Limit{Every: time.Millisecond, Burst: 2000}, 0)
 	p.heldPerIP = ratelimit.NewConcurrency(maxHeldPerIP)
 	p.hub = qr.NewHub()
+	auditTrail := audit.NewRecorder(store, audit.Options{Logger: p.log.With("component", "audit"), Now: p.now})
 	p.qr, err = qr.NewService(store, p.hub, qr.Config{
 		Issuer:        cfg.Issuer,
 		TTL:           cfg.QRTTL,
@@ -201,11 +203,13 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		UserCodes:     p.digests.userCode.String,
 		ConfirmTokens: p.digests.confirmToken.String,
 		Now:           p.now,
+		OnEvent:       auditTrail.QREvent,
 	})
 	if err != nil {
 		return nil, err
 	}
 	fstore := fositestore.New(store, func() fosite.Session { return newSession() }, refreshTokenLifespan)
+	fstore.OnRefreshTokenReuse = auditTrail.RefreshTokenReused
 	p.oauth2, err = composeOAuth2(cfg, fstore, &keySigner{keys: p.keys}, fositestore.SecretHasher{Digest: p.digests.clientSecret},
 		qr.Factory(p.qr, fstore, p.qrIDSession))
 	if err != nil {
@@ -224,7 +228,8 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 	)
 	p.guard = storeguard.New(store, storeguard.Options{Logger: p.log})
 	p.metrics.registry.MustRegister(p.guard.Collectors()...)
-	p.admin = &admin.Service{Store: store, Keys: p.keys, ClientSecrets: p.digests.clientSecret, Dev: cfg.Dev, Now: p.now}
+	p.admin = &admin.Service{Store: store, Keys: p.keys, ClientSecrets: p.digests.clientSecret, Dev: cfg.Dev, Now: p.now,
+		Audit: auditTrail}
 	p.public = p.routes()
 	p.adminAPI = admin.NewHandler(p.admin, cfg.AdminToken, p.log.With("listener", "admin"))
 	if err := p.startQRListener(); err != nil {
@@ -286,6 +291,7 @@ func (p *Provider) Close() {
 	p.stop()
 	<-p.done
 	p.guard.Close()
+	p.admin.Audit.Wait() // the last events reach the store before it is closed
 }
 
 func (cfg Config) validate() error {
@@ -391,7 +397,7 @@ func (p *Provider) routes() http.Handler {
 	(&mobile.Handler{
 		Issuer: p.cfg.Issuer,
 		Store:  p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,
-		Logger: p.log.With("api", "mobile"),
+		Logger: p.log.With("api", "mobile"), Audit: p.admin.Audit,
 	}).Mount(r)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler())).Methods(http.MethodGet, http.MethodHead)
 	return p.recoverer(securityHeaders(p.guard.Middleware(r)))

@@ -47,8 +47,10 @@ func TestLimiterBoundedMemory(t *testing.T) {
 
 func TestConcurrency(t *testing.T) {
 	c := NewConcurrency(2)
-	if !c.Acquire("ip") || !c.Acquire("ip") {
-		t.Fatal("slots under the cap were refused")
+	for i := range 2 {
+		if !c.Acquire("ip") {
+			t.Fatalf("slot %d under the cap was refused", i+1)
+		}
 	}
 	if c.Acquire("ip") {
 		t.Fatal("a third slot was given with a cap of 2")
