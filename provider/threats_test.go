@@ -49,9 +49,10 @@ func TestThreatQRLJacking(t *testing.T) {
 		} `json:"client"`
 		Scopes    []string `json:"scopes"`
 		Requester struct {
-			IP        string `json:"ip"`
-			UserAgent string `json:"user_agent"`
-			CreatedAt string `json:"created_at"`
+			IP          string `json:"ip"`
+			UserAgent   string `json:"user_agent"`
+			CreatedAt   string `json:"created_at"`
+			SameNetwork *bool  `json:"same_network"`
 		} `json:"requester"`
 		MatchChoices []string `json:"match_choices"`
 	}
@@ -61,6 +62,11 @@ func TestThreatQRLJacking(t *testing.T) {
 	if shown.Client.Name != "Web Shop" || shown.Client.ClientURI != "https://shop.example.com" || len(shown.Scopes) == 0 ||
 		shown.Requester.IP == "" || shown.Requester.UserAgent == "" || shown.Requester.CreatedAt == "" {
 		t.Fatalf("the phone was not shown who asks and from where: %s", body)
+	}
+	// Both ends are on loopback here; the comparison itself is unit-tested in
+	// provider/mobile (TestSameNetwork).
+	if shown.Requester.SameNetwork == nil || !*shown.Requester.SameNetwork {
+		t.Fatalf("the phone was not told whether the requester is on its network: %s", body)
 	}
 	if len(shown.MatchChoices) != 3 || match == "" {
 		t.Fatalf("a third-party sign-in without number matching: %s", body)

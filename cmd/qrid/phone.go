@@ -306,9 +306,10 @@ type scanAnswer struct {
 	} `json:"client"`
 	Scopes    []string `json:"scopes"`
 	Requester struct {
-		IP        string    `json:"ip"`
-		UserAgent string    `json:"user_agent"`
-		CreatedAt time.Time `json:"created_at"`
+		IP          string    `json:"ip"`
+		UserAgent   string    `json:"user_agent"`
+		CreatedAt   time.Time `json:"created_at"`
+		SameNetwork *bool     `json:"same_network"`
 	} `json:"requester"`
 	MatchChoices []matchNumber `json:"match_choices"`
 }
@@ -333,6 +334,9 @@ func (s *scanAnswer) print(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  Access:\t%s\n", scopes)
 	fmt.Fprintf(tw, "  From:\t%s\n", orUnknown(s.Requester.IP))
+	if s.Requester.SameNetwork != nil && !*s.Requester.SameNetwork {
+		fmt.Fprintf(tw, "  Warning:\t%s\n", "started on another network than this phone's: only continue if you started it yourself")
+	}
 	fmt.Fprintf(tw, "  Browser or app:\t%s\n", orUnknown(s.Requester.UserAgent))
 	if !s.Requester.CreatedAt.IsZero() {
 		fmt.Fprintf(tw, "  Asked at:\t%s\n", s.Requester.CreatedAt.Local().Format("2006-01-02 15:04:05 MST"))

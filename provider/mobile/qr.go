@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/qrid/qrid/grants/qr"
@@ -47,6 +48,30 @@ type Requester struct {
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
 	CreatedAt time.Time `json:"created_at"`
+	// SameNetwork is whether the requester's address is on the phone's network
+	// (the same IPv4 /24 or IPv6 /64). A sign-in started on another network than
+	// the phone's deserves a second look (a relayed QR: QRLJacking).
+	SameNetwork bool `json:"same_network"`
+}
+
+// sameNetwork reports whether a and b are in the same IPv4 /24 or IPv6 /64.
+func sameNetwork(a, b string) bool {
+	pa, errA := netip.ParseAddr(a)
+	pb, errB := netip.ParseAddr(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	pa, pb = pa.Unmap(), pb.Unmap()
+	if pa.Is4() != pb.Is4() {
+		return false
+	}
+	bits := 64
+	if pa.Is4() {
+		bits = 24
+	}
+	na, _ := pa.Prefix(bits)
+	nb, _ := pb.Prefix(bits)
+	return na == nb
 }
 
 var errClientGone = newError(http.StatusNotFound, CodeNotFound,
@@ -112,6 +137,7 @@ func (h *Handler) scan(w http.ResponseWriter, r *http.Request, device storage.De
 		Scopes: sess.Scopes,
 		Requester: Requester{
 			IP: sess.RequesterIP, UserAgent: sess.RequesterUserAgent, CreatedAt: sess.CreatedAt.UTC(),
+			SameNetwork: sameNetwork(sess.RequesterIP, clientIP(r)),
 		},
 	}
 	if out.Scopes == nil {

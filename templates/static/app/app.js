@@ -497,6 +497,16 @@ function showConfirm(res, fromLink) {
   $("req-device").textContent = describeUserAgent(req.user_agent || "", m);
   $("req-ua").textContent = req.user_agent || m("confirm.ua_not_sent");
   $("req-ip").textContent = req.ip || m("confirm.unknown");
+  let warning = document.getElementById("req-network-warning");
+  if (!warning) {
+    warning = document.createElement("p");
+    warning.id = "req-network-warning";
+    warning.className = "warning";
+    warning.setAttribute("role", "alert");
+    $("req-ip").closest("dl, div, section").after(warning);
+  }
+  warning.textContent = m("confirm.other_network");
+  warning.hidden = req.same_network !== false;
 
   const choices = Array.isArray(res.match_choices) ? res.match_choices : [];
   const hasMatch = choices.length > 0;
