@@ -122,6 +122,7 @@ func (a *app) printDevBanner(cfg serveConfig, gen generated, adminAddr net.Addr,
 	fmt.Fprintf(w, "  demo terminal\tclient_id=%s (public, device_code grant, number matching)\n", demoCLIClientID)
 	fmt.Fprintf(w, "  demo user\tusername=%s password=%s\n", demoUsername, password)
 	_ = w.Flush()
+	fmt.Fprintf(&b, "\nTry it in a browser: %[1]s/demo (approve with the mobile web app at %[1]s/app)\n", cfg.issuer)
 	fmt.Fprintf(&b, "\nTry the QR sign-in from terminals (go run ./cmd/qrid in place of qrid):\n"+
 		"  phone:    qrid phone login --issuer %[1]s --username %[2]s\n"+
 		"  terminal: qrid login --issuer %[1]s --client-id %[3]s\n"+
