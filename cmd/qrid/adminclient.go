@@ -161,3 +161,21 @@ func (a *app) call(cmd *cobra.Command, f *adminFlags, method, path string, body 
 
 // idPath is path followed by the escaped id.
 func idPath(path, id string) string { return path + "/" + url.PathEscape(id) }
+
+// adminCall is a subcommand that makes one admin API call and prints the answer.
+// use names the command and, after a space, its one argument (an ID); path builds
+// the API path from the arguments.
+func (a *app) adminCall(conn *adminFlags, use, short, method string, path func(args []string) string) *cobra.Command {
+	args := noArgs
+	if _, arg, ok := strings.Cut(use, " "); ok {
+		args = idArg(arg)
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			return a.call(cmd, conn, method, path(argv), nil)
+		},
+	}
+}

@@ -34,38 +34,10 @@ func (a *app) newClientsCmd() *cobra.Command {
 	var conn adminFlags
 	cmd := groupCmd("clients", "Register and manage OAuth clients (admin API)",
 		a.newClientsCreateCmd(&conn),
-		&cobra.Command{
-			Use:   "list",
-			Short: "List the registered clients",
-			Args:  noArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return a.call(cmd, &conn, http.MethodGet, clientsPath, nil)
-			},
-		},
-		&cobra.Command{
-			Use:   "get CLIENT_ID",
-			Short: "Show one client",
-			Args:  idArg("CLIENT_ID"),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.call(cmd, &conn, http.MethodGet, idPath(clientsPath, args[0]), nil)
-			},
-		},
-		&cobra.Command{
-			Use:   "delete CLIENT_ID",
-			Short: "Delete a client; its tokens stop working",
-			Args:  idArg("CLIENT_ID"),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.call(cmd, &conn, http.MethodDelete, idPath(clientsPath, args[0]), nil)
-			},
-		},
-		&cobra.Command{
-			Use:   "rotate-secret CLIENT_ID",
-			Short: "Give a confidential client a new secret (printed once)",
-			Args:  idArg("CLIENT_ID"),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.call(cmd, &conn, http.MethodPost, idPath(clientsPath, args[0])+"/secret", nil)
-			},
-		},
+		a.adminCall(&conn, "list", "List the registered clients", http.MethodGet, func([]string) string { return clientsPath }),
+		a.adminCall(&conn, "get CLIENT_ID", "Show one client", http.MethodGet, func(args []string) string { return idPath(clientsPath, args[0]) }),
+		a.adminCall(&conn, "delete CLIENT_ID", "Delete a client; its tokens stop working", http.MethodDelete, func(args []string) string { return idPath(clientsPath, args[0]) }),
+		a.adminCall(&conn, "rotate-secret CLIENT_ID", "Give a confidential client a new secret (printed once)", http.MethodPost, func(args []string) string { return idPath(clientsPath, args[0]) + "/secret" }),
 	)
 	conn.add(cmd)
 	return cmd

@@ -20,30 +20,9 @@ func (a *app) newUsersCmd() *cobra.Command {
 	var conn adminFlags
 	cmd := groupCmd("users", "Create and manage user accounts (admin API)",
 		a.newUsersCreateCmd(&conn),
-		&cobra.Command{
-			Use:   "list",
-			Short: "List the users",
-			Args:  noArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return a.call(cmd, &conn, http.MethodGet, usersPath, nil)
-			},
-		},
-		&cobra.Command{
-			Use:   "get USER_ID",
-			Short: "Show one user",
-			Args:  idArg("USER_ID"),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.call(cmd, &conn, http.MethodGet, idPath(usersPath, args[0]), nil)
-			},
-		},
-		&cobra.Command{
-			Use:   "delete USER_ID",
-			Short: "Delete a user",
-			Args:  idArg("USER_ID"),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.call(cmd, &conn, http.MethodDelete, idPath(usersPath, args[0]), nil)
-			},
-		},
+		a.adminCall(&conn, "list", "List the users", http.MethodGet, func([]string) string { return usersPath }),
+		a.adminCall(&conn, "get USER_ID", "Show one user", http.MethodGet, func(args []string) string { return idPath(usersPath, args[0]) }),
+		a.adminCall(&conn, "delete USER_ID", "Delete a user", http.MethodDelete, func(args []string) string { return idPath(usersPath, args[0]) }),
 	)
 	conn.add(cmd)
 	return cmd
