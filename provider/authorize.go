@@ -97,7 +97,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 		}
 	}
 	if hint := form.Get("id_token_hint"); hint != "" {
-		sub, err := p.idTokenHintSubject(ctx, hint)
+		sub, _, err := p.idTokenHint(ctx, hint)
 		if err != nil {
 			p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The id_token_hint is not an ID token issued by this provider."))
 			return
@@ -219,25 +219,73 @@ func (p *Provider) consentCovers(ctx context.Context, subject, clientID string, 
 	return true
 }
 
-// idTokenHintSubject verifies an ID token qrid issued (expired ones are accepted, as
-// OIDC Core §3.1.2.1 allows) and returns its subject.
-func (p *Provider) idTokenHintSubject(ctx context.Context, hint string) (string, error) {
+// idTokenHint verifies an ID token qrid issued (expired ones are accepted, as OIDC
+// Core §3.1.2.1 and RP-Initiated Logout allow) and returns its subject and audience.
+func (p *Provider) idTokenHint(ctx context.Context, hint string) (string, []string, error) {
 	t, err := (&keySigner{keys: p.keys}).Decode(ctx, hint)
 	var ve *jwt.ValidationError
 	if err != nil && !(errors.As(err, &ve) && ve.Errors == jwt.ValidationErrorExpired) {
-		return "", err
+		return "", nil, err
 	}
 	if t == nil {
-		return "", errors.New("undecodable id_token_hint")
+		return "", nil, errors.New("undecodable id_token_hint")
 	}
 	if iss, _ := t.Claims["iss"].(string); iss != p.cfg.Issuer {
-		return "", errors.New("id_token_hint from another issuer")
+		return "", nil, errors.New("id_token_hint from another issuer")
 	}
 	sub, _ := t.Claims["sub"].(string)
 	if sub == "" {
-		return "", errors.New("id_token_hint without subject")
+		return "", nil, errors.New("id_token_hint without subject")
 	}
-	return sub, nil
+	var aud []string
+	switch v := t.Claims["aud"].(type) {
+	case string:
+		aud = []string{v}
+	case []interface{}:
+		for _, a := range v {
+			if s, ok := a.(string); ok {
+				aud = append(aud, s)
+			}
+		}
+	}
+	return sub, aud, nil
+}
+
+// errWrongPassword is the one answer to a wrong password and an unknown username.
+var errWrongPassword = errors.New("wrong username or password")
+
+// verifyPassword checks a password sign-in. An unknown username costs the same
+// argon2id verification as a known one (against a dummy hash) and gets the same
+// errWrongPassword; known tells the two apart for the logs. Any other error is the
+// store's.
+func (p *Provider) verifyPassword(ctx context.Context, username, pass string) (user storage.User, known bool, err error) {
+	user, err = p.store.GetUserByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
+	known = err == nil
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return user, false, err
+	}
+	hash := user.PasswordHash
+	if !known {
+		hash = dummyPasswordHash
+	}
+	if verr := password.Verify(hash, pass); verr != nil || !known {
+		return user, known, errWrongPassword
+	}
+	return user, true, nil
+}
+
+// rememberConsent adds scopes to what subject has allowed clientID.
+func (p *Provider) rememberConsent(ctx context.Context, subject, clientID string, scopes []string) error {
+	all := slices.Clone(scopes)
+	if old, err := p.store.GetConsent(ctx, subject, clientID); err == nil {
+		for _, s := range old.Scopes {
+			if !slices.Contains(all, s) {
+				all = append(all, s)
+			}
+		}
+	}
+	slices.Sort(all)
+	return p.store.SaveConsent(ctx, storage.Consent{Subject: subject, ClientID: clientID, Scopes: all, GrantedAt: p.now().UTC()})
 }
 
 // login serves POST /login: the password form of the login page.
@@ -252,19 +300,15 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), username, i18n.LoginMissingCredentials, http.StatusBadRequest)
 		return
 	}
-	user, err := p.store.GetUserByUsername(r.Context(), username)
-	hash := user.PasswordHash
-	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
-			return
-		}
-		hash = dummyPasswordHash
+	user, known, err := p.verifyPassword(r.Context(), username, pass)
+	if err != nil && !errors.Is(err, errWrongPassword) {
+		p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
+		return
 	}
-	if verr := password.Verify(hash, pass); err != nil || verr != nil {
-		p.log.Info("password sign-in refused", "username_known", err == nil)
+	if err != nil {
+		p.log.Info("password sign-in refused", "username_known", known)
 		p.recordAudit(r, storage.AuditEvent{Type: audit.LoginPasswordFailed, AccountID: user.ID,
-			ClientID: ar.GetClient().GetID(), Detail: passwordFailure(err == nil) + " page=login"})
+			ClientID: ar.GetClient().GetID(), Detail: passwordFailure(known) + " page=login"})
 		p.renderLogin(w, r, ar, r.PostForm.Get("authz"), username, i18n.LoginWrongPassword, http.StatusUnauthorized)
 		return
 	}
@@ -320,18 +364,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidRequest, i18n.MessageConsentUnanswered, "invalid_request")
 		return
 	}
-	scopes := []string(ar.GetRequestedScopes())
-	if old, err := p.store.GetConsent(r.Context(), sess.Subject, ar.GetClient().GetID()); err == nil {
-		for _, s := range old.Scopes {
-			if !slices.Contains(scopes, s) {
-				scopes = append(scopes, s)
-			}
-		}
-	}
-	slices.Sort(scopes)
-	if err := p.store.SaveConsent(r.Context(), storage.Consent{
-		Subject: sess.Subject, ClientID: ar.GetClient().GetID(), Scopes: scopes, GrantedAt: p.now().UTC(),
-	}); err != nil {
+	if err := p.rememberConsent(r.Context(), sess.Subject, ar.GetClient().GetID(), ar.GetRequestedScopes()); err != nil {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/audit"
 	"github.com/qrid/qrid/provider/i18n"
-	"github.com/qrid/qrid/provider/password"
 	"github.com/qrid/qrid/storage"
 )
 
@@ -65,14 +64,14 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if sess == nil {
 		username := strings.ToLower(strings.TrimSpace(form.Get("username")))
-		user, err := p.store.GetUserByUsername(ctx, username)
-		hash := user.PasswordHash
-		if err != nil {
-			hash = dummyPasswordHash
+		user, known, err := p.verifyPassword(ctx, username, form.Get("password"))
+		if err != nil && !errors.Is(err, errWrongPassword) {
+			p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
+			return
 		}
-		if verr := password.Verify(hash, form.Get("password")); err != nil || verr != nil {
+		if err != nil {
 			p.recordAudit(r, storage.AuditEvent{Type: audit.LoginPasswordFailed, AccountID: user.ID,
-				Detail: passwordFailure(err == nil) + " page=device"})
+				Detail: passwordFailure(known) + " page=device"})
 			p.renderDevice(w, r, http.StatusUnauthorized, userCode, qrID, username, i18n.LoginWrongPassword)
 			return
 		}

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ory/fosite/token/jwt"
-
 	"github.com/qrid/qrid/provider/i18n"
 	"github.com/qrid/qrid/storage"
 )
@@ -44,7 +42,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	clientID := params.Get("client_id")
 	hintSub := ""
 	if hint := params.Get("id_token_hint"); hint != "" {
-		sub, aud, err := p.logoutHint(ctx, hint)
+		sub, aud, err := p.idTokenHint(ctx, hint)
 		if err != nil {
 			p.renderError(w, r, http.StatusBadRequest, i18n.ErrorInvalidSignOut, i18n.MessageBadIDTokenHint, "invalid_request")
 			return
@@ -111,32 +109,6 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
-}
-
-// logoutHint verifies an id_token_hint (expired tokens are fine for logout) and
-// returns its subject and audience.
-func (p *Provider) logoutHint(ctx context.Context, hint string) (string, []string, error) {
-	sub, err := p.idTokenHintSubject(ctx, hint)
-	if err != nil {
-		return "", nil, err
-	}
-	t, err := (&keySigner{keys: p.keys}).Decode(ctx, hint)
-	var ve *jwt.ValidationError
-	if err != nil && !(errors.As(err, &ve) && ve.Errors == jwt.ValidationErrorExpired) {
-		return "", nil, err
-	}
-	var aud []string
-	switch v := t.Claims["aud"].(type) {
-	case string:
-		aud = []string{v}
-	case []interface{}:
-		for _, a := range v {
-			if s, ok := a.(string); ok {
-				aud = append(aud, s)
-			}
-		}
-	}
-	return sub, aud, nil
 }
 
 // postLogoutRedirectAllowed reports whether uri is registered, exactly, for clientID.

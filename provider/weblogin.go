@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -311,16 +310,7 @@ func (p *Provider) qrComplete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.refreshSessionCookie(w, r)
-	scopes := slices.Clone(consumed.Scopes)
-	if old, err := p.store.GetConsent(ctx, user.ID, consumed.ClientID); err == nil {
-		for _, s := range old.Scopes {
-			if !slices.Contains(scopes, s) {
-				scopes = append(scopes, s)
-			}
-		}
-	}
-	slices.Sort(scopes)
-	if err := p.store.SaveConsent(ctx, storage.Consent{Subject: user.ID, ClientID: consumed.ClientID, Scopes: scopes, GrantedAt: p.now().UTC()}); err != nil {
+	if err := p.rememberConsent(ctx, user.ID, consumed.ClientID, consumed.Scopes); err != nil {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}
