@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,6 +71,11 @@ type Config struct {
 	// Demo, when set (with --dev), mounts the newcomers' page /demo for these
 	// seeded demo clients.
 	Demo *DemoClients
+	// NoRateLimits turns off every per-IP, per-account and per-client rate limit,
+	// the cap on long-polls and event streams per IP and the cap on pending QR
+	// sessions per client. It exists for load tests (qrid bench), which drive
+	// thousands of sign-ins a second from one address; never in production.
+	NoRateLimits bool
 }
 
 // DemoClients names the demo clients `qrid serve --dev` seeds.
@@ -188,11 +194,18 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 	if err := p.keys.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	p.userCodeLimiter = ratelimit.New(ratelimit.Limit{Every: 6 * time.Second, Burst: 10}, 0)
-	p.webQRLimiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
-	p.deviceAuthPerIP = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
-	p.deviceAuthPerClient = ratelimit.New(ratelimit.Limit{Every: time.Millisecond, Burst: 2000}, 0)
-	p.heldPerIP = ratelimit.NewConcurrency(maxHeldPerIP)
+	maxPending := 0 // the QR service's default
+	if cfg.NoRateLimits {
+		// nil limiters allow everything.
+		p.log.Warn("rate limits are off: for load tests only, never in production")
+		maxPending = math.MaxInt
+	} else {
+		p.userCodeLimiter = ratelimit.New(ratelimit.Limit{Every: 6 * time.Second, Burst: 10}, 0)
+		p.webQRLimiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
+		p.deviceAuthPerIP = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
+		p.deviceAuthPerClient = ratelimit.New(ratelimit.Limit{Every: time.Millisecond, Burst: 2000}, 0)
+		p.heldPerIP = ratelimit.NewConcurrency(maxHeldPerIP)
+	}
 	p.hub = qr.NewHub()
 	auditTrail := audit.NewRecorder(store, audit.Options{Logger: p.log.With("component", "audit"), Now: p.now})
 	p.qr, err = qr.NewService(store, p.hub, qr.Config{
@@ -204,6 +217,8 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		ConfirmTokens: p.digests.confirmToken.String,
 		Now:           p.now,
 		OnEvent:       auditTrail.QREvent,
+
+		MaxPendingPerClient: maxPending,
 	})
 	if err != nil {
 		return nil, err
@@ -398,6 +413,7 @@ func (p *Provider) routes() http.Handler {
 		Issuer: p.cfg.Issuer,
 		Store:  p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,
 		Logger: p.log.With("api", "mobile"), Audit: p.admin.Audit,
+		NoRateLimits: p.cfg.NoRateLimits,
 	}).Mount(r)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler())).Methods(http.MethodGet, http.MethodHead)
 	return p.recoverer(securityHeaders(p.guard.Middleware(r)))

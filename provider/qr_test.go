@@ -42,11 +42,17 @@ type qrEnv struct {
 }
 
 func newQREnv(t *testing.T, store storage.Storage) *qrEnv {
+	return newQREnvConfig(t, store, func(*provider.Config) {})
+}
+
+// newQREnvConfig is newQREnv with tune applied to the provider's configuration.
+func newQREnvConfig(t *testing.T, store storage.Storage, tune func(*provider.Config)) *qrEnv {
 	c := newClock()
 	e := newEnvConfig(t, store, randomSecret(t), "127.0.0.1:0", func(cfg *provider.Config) {
 		cfg.QRInterval = time.Second
 		cfg.QRTTL = 5 * time.Minute
 		cfg.Now = c.Now
+		tune(cfg)
 	}).seed()
 	q := &qrEnv{env: e, clock: c}
 	ctx := context.Background()

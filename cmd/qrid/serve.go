@@ -42,6 +42,7 @@ type serveConfig struct {
 	qrTTL       time.Duration
 	qrInterval  time.Duration
 	noMigrate   bool
+	rateLimits  bool
 	logLevel    string
 	logFormat   string
 }
@@ -70,6 +71,7 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.qrTTL, "qr-ttl", 5*time.Minute, "lifetime of a QR session")
 	f.DurationVar(&cfg.qrInterval, "qr-interval", 5*time.Second, "polling interval announced to device-flow clients")
 	f.BoolVar(&cfg.noMigrate, "no-migrate", false, "do not apply database migrations on start")
+	f.BoolVar(&cfg.rateLimits, "rate-limits", true, "enforce rate limits and per-IP caps; --rate-limits=false is for load tests (qrid bench) only")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	return cmd
@@ -257,6 +259,8 @@ func (a *app) serve(ctx context.Context, cfg serveConfig) error {
 		QRInterval: cfg.qrInterval,
 		Logger:     logger,
 		Demo:       demoClients(cfg.dev),
+
+		NoRateLimits: !cfg.rateLimits,
 	}, store)
 	if err != nil {
 		return fmt.Errorf("starting the provider: %w", err)

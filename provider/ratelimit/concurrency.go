@@ -19,8 +19,12 @@ func NewConcurrency(max int) *Concurrency {
 	return &Concurrency{max: max, held: map[string]int{}}
 }
 
-// Acquire takes a slot of key; it returns false when key holds max already.
+// Acquire takes a slot of key; it returns false when key holds max already. A nil
+// Concurrency has no cap: every Acquire succeeds.
 func (c *Concurrency) Acquire(key string) bool {
+	if c == nil {
+		return true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.held[key] >= c.max {
@@ -32,6 +36,9 @@ func (c *Concurrency) Acquire(key string) bool {
 
 // Release gives back a slot taken by Acquire.
 func (c *Concurrency) Release(key string) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.held[key] <= 1 {
@@ -43,6 +50,9 @@ func (c *Concurrency) Release(key string) {
 
 // Held is the number of slots key holds.
 func (c *Concurrency) Held(key string) int {
+	if c == nil {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.held[key]
