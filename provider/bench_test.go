@@ -203,48 +203,69 @@ func BenchmarkQRLogin(b *testing.B) {
 // core, RunParallel), each polling its own session: the figure is throughput. The
 // clients run on the same two cores as the server.
 func BenchmarkPendingPoll(b *testing.B) {
-	q := benchQREnv(b, memory.New(), 10*365*24*time.Hour)
-	b.Run("memory", func(b *testing.B) {
-		da := benchAuthorize(b, q, q.shell, "openid")
-		b.ReportAllocs()
-		for b.Loop() {
-			q.clock.Advance(time.Second)
-			if a := q.poll(b, q.shell, da.DeviceCode, 0); a.Error != "authorization_pending" {
-				b.Fatalf("poll of a pending session = %+v", a)
+	for _, st := range benchStores {
+		store := st.open(b)
+		q := benchQREnv(b, store, 10*365*24*time.Hour)
+		// statements reports the database statements per poll (none: the hub knows
+		// the session, the client cache the client).
+		statements := func(b *testing.B, before storage.Counts) {
+			if counted, ok := store.(storage.Counted); ok {
+				b.ReportMetric(float64(counted.Counts().Sub(before).Statements)/float64(b.N), "db-statements/op")
 			}
 		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "polls/s")
-	})
-	b.Run("memory-16clients", func(b *testing.B) {
-		b.SetParallelism(8)
-		var failed atomic.Value
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			// Authorizing inside the timed part costs one request per client per
-			// run, against thousands of polls.
-			da, err := benchAuthorizeAsync(q, q.shell, "openid")
-			if err != nil {
-				failed.Store(err.Error())
-				return
+		counts := func() storage.Counts {
+			if counted, ok := store.(storage.Counted); ok {
+				return counted.Counts()
 			}
-			for pb.Next() {
+			return storage.Counts{}
+		}
+		b.Run(st.name, func(b *testing.B) {
+			da := benchAuthorize(b, q, q.shell, "openid")
+			q.poll(b, q.shell, da.DeviceCode, 0) // the node now knows the session
+			before := counts()
+			b.ReportAllocs()
+			for b.Loop() {
 				q.clock.Advance(time.Second)
-				r := pollAsync(q, q.shell, da.DeviceCode, 0)
-				if r.err == nil && r.answer.Error != "authorization_pending" {
-					r.err = fmt.Errorf("poll of a pending session = %+v", r.answer)
+				if a := q.poll(b, q.shell, da.DeviceCode, 0); a.Error != "authorization_pending" {
+					b.Fatalf("poll of a pending session = %+v", a)
 				}
-				if r.err != nil {
-					failed.Store(r.err.Error())
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "polls/s")
+			statements(b, before)
+		})
+		b.Run(st.name+"-16clients", func(b *testing.B) {
+			b.SetParallelism(8)
+			var failed atomic.Value
+			before := counts()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				// Authorizing inside the timed part costs one request per client per
+				// run, against thousands of polls.
+				da, err := benchAuthorizeAsync(q, q.shell, "openid")
+				if err != nil {
+					failed.Store(err.Error())
 					return
 				}
+				for pb.Next() {
+					q.clock.Advance(time.Second)
+					r := pollAsync(q, q.shell, da.DeviceCode, 0)
+					if r.err == nil && r.answer.Error != "authorization_pending" {
+						r.err = fmt.Errorf("poll of a pending session = %+v", r.answer)
+					}
+					if r.err != nil {
+						failed.Store(r.err.Error())
+						return
+					}
+				}
+			})
+			if msg := failed.Load(); msg != nil {
+				b.Fatal(msg)
 			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "polls/s")
+			statements(b, before)
 		})
-		if msg := failed.Load(); msg != nil {
-			b.Fatal(msg)
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "polls/s")
-	})
+	}
 }
 
 // benchAuthorizeAsync is benchAuthorize for a goroutine other than the benchmark's.

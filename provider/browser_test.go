@@ -240,6 +240,8 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	flow("mobile web app", func(t *testing.T) { testMobileWebApp(t, c) })
+
 	for _, v := range []viewport{desktopView, phoneView} {
 		flow("pages at "+v.name+" size", func(t *testing.T) {
 			f := c.newFlow(t, site, v)
@@ -431,9 +433,9 @@ func (f *browserFlow) signedIn() rpClaims {
 }
 
 // fits checks the page needs no sideways scrolling at this width.
-func (f *browserFlow) fits() {
-	f.t.Helper()
-	if w := eval[float64](f.tab, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); w > 0 {
-		f.t.Errorf("%s at %s size scrolls sideways by %.0f px", f.location(), f.view.name, w)
+func (b *tab) fits() {
+	b.t.Helper()
+	if w := eval[float64](b, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); w > 0 {
+		b.t.Errorf("%s at %s size scrolls sideways by %.0f px", b.location(), b.view.name, w)
 	}
 }

@@ -123,7 +123,7 @@ func (p *Provider) deviceAuthClient(ctx context.Context, r *http.Request) (fosit
 	if id == "" {
 		return nil, fosite.ErrInvalidClient.WithHint("The client_id parameter is missing.")
 	}
-	c, err := p.store.GetClient(ctx, id)
+	c, err := p.clients.Get(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fosite.ErrInvalidClient.WithHint("Unknown client.")
 	}

@@ -103,7 +103,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, r, http.StatusServiceUnavailable, i18n.ErrorSignInUnavailable, i18n.MessageTryAgain, "")
 		return
 	}
-	client, err := p.store.GetClient(ctx, res.Session.ClientID)
+	client, err := p.clients.Get(ctx, res.Session.ClientID)
 	if err != nil {
 		p.renderError(w, r, http.StatusNotFound, i18n.ErrorUnknownApplication, i18n.MessageUnknownApplication, "")
 		return

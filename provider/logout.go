@@ -116,7 +116,7 @@ func (p *Provider) postLogoutRedirectAllowed(ctx context.Context, clientID, uri 
 	if clientID == "" || strings.ContainsAny(uri, "#") {
 		return false
 	}
-	c, err := p.store.GetClient(ctx, clientID)
+	c, err := p.clients.Get(ctx, clientID)
 	if err != nil {
 		if !errors.Is(err, storage.ErrNotFound) {
 			p.log.Error("logout client lookup", "err", err)

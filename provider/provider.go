@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,6 +37,7 @@ import (
 	"github.com/qrid/qrid/grants/qr"
 	"github.com/qrid/qrid/provider/admin"
 	"github.com/qrid/qrid/provider/audit"
+	"github.com/qrid/qrid/provider/clientcache"
 	"github.com/qrid/qrid/provider/demo"
 	"github.com/qrid/qrid/provider/digest"
 	"github.com/qrid/qrid/provider/fositestore"
@@ -101,6 +101,7 @@ type Provider struct {
 	log      *slog.Logger
 	now      func() time.Time
 	store    storage.Storage
+	clients  *clientcache.Cache // the store's clients, as request paths read them
 	keys     *keys.Manager
 	oauth2   fosite.OAuth2Provider
 	admin    *admin.Service
@@ -198,7 +199,7 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 	if cfg.NoRateLimits {
 		// nil limiters allow everything.
 		p.log.Warn("rate limits are off: for load tests only, never in production")
-		maxPending = math.MaxInt
+		maxPending = -1
 	} else {
 		p.userCodeLimiter = ratelimit.New(ratelimit.Limit{Every: 6 * time.Second, Burst: 10}, 0)
 		p.webQRLimiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 60}, 0)
@@ -216,15 +217,17 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		UserCodes:     p.digests.userCode.String,
 		ConfirmTokens: p.digests.confirmToken.String,
 		Now:           p.now,
-		OnEvent:       auditTrail.QREvent,
+		AuditEvent:    auditTrail.QRAuditEvent,
 
 		MaxPendingPerClient: maxPending,
 	})
 	if err != nil {
 		return nil, err
 	}
+	p.clients = clientcache.New(store, clientcache.Options{Now: p.now})
 	fstore := fositestore.New(store, func() fosite.Session { return newSession() }, refreshTokenLifespan)
 	fstore.OnRefreshTokenReuse = auditTrail.RefreshTokenReused
+	fstore.Clients = p.clients
 	p.oauth2, err = composeOAuth2(cfg, fstore, &keySigner{keys: p.keys}, fositestore.SecretHasher{Digest: p.digests.clientSecret},
 		qr.Factory(p.qr, fstore, p.qrIDSession))
 	if err != nil {
@@ -241,10 +244,24 @@ func New(ctx context.Context, cfg Config, store storage.Storage) (*Provider, err
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "qrid_qr_hub_sessions", Help: "QR sessions this node's hub tracks."},
 			func() float64 { return float64(p.hub.Len()) }),
 	)
+	if counted, ok := store.(storage.Counted); ok {
+		p.metrics.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "qrid_db_statements_total",
+				Help: "Statements sent to PostgreSQL (roughly the round trips)."},
+				func() float64 { return float64(counted.Counts().Statements) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "qrid_db_transactions_total",
+				Help: "Transactions PostgreSQL ran for this node, reads outside a transaction block included."},
+				func() float64 { return float64(counted.Counts().Transactions) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "qrid_db_write_transactions_total",
+				Help: "Transactions that may write: blocks, and statements outside blocks that are not a plain SELECT."},
+				func() float64 { return float64(counted.Counts().Writes) }),
+		)
+	}
 	p.guard = storeguard.New(store, storeguard.Options{Logger: p.log})
 	p.metrics.registry.MustRegister(p.guard.Collectors()...)
+	p.metrics.registry.MustRegister(p.clients.Collectors()...)
 	p.admin = &admin.Service{Store: store, Keys: p.keys, ClientSecrets: p.digests.clientSecret, Dev: cfg.Dev, Now: p.now,
-		Audit: auditTrail}
+		Audit: auditTrail, OnClientChanged: p.clients.Invalidate}
 	p.public = p.routes()
 	p.adminAPI = admin.NewHandler(p.admin, cfg.AdminToken, p.log.With("listener", "admin"))
 	if err := p.startQRListener(); err != nil {
@@ -411,7 +428,7 @@ func (p *Provider) routes() http.Handler {
 	(&qrweb.Handler{QR: p.qr, Issuer: p.cfg.Issuer, Now: p.now, Logger: p.log, Instrument: p.metrics.instrument}).Mount(r)
 	(&mobile.Handler{
 		Issuer: p.cfg.Issuer,
-		Store:  p.store, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,
+		Store:  p.store, Clients: p.clients, QR: p.qr, DeviceTokens: p.digests.deviceToken, Now: p.now,
 		Logger: p.log.With("api", "mobile"), Audit: p.admin.Audit,
 		NoRateLimits: p.cfg.NoRateLimits,
 	}).Mount(r)

@@ -29,6 +29,9 @@ var (
 	// ErrConflict is returned when a create collides with an existing object, or when
 	// a conditional update finds the object no longer in the expected state.
 	ErrConflict = errors.New("storage: conflict")
+	// ErrTooMany is returned by CreateQRSessionCapped when the client already has
+	// as many open QR sessions as it may.
+	ErrTooMany = errors.New("storage: too many")
 )
 
 // Storage is what qrid needs from a backend.
@@ -336,11 +339,47 @@ type QRSession struct {
 	Version int64
 }
 
+// Counted is implemented by stores that count what they send to their database
+// (the PostgreSQL store); qrid exports the counts as metrics.
+type Counted interface {
+	Counts() Counts
+}
+
+// Counts are the statements and transactions a store has sent to its database.
+type Counts struct {
+	// Statements is every statement sent, including BEGIN, COMMIT, savepoints and
+	// reads: roughly the round trips (a statement a connection has not prepared yet
+	// costs one more, to prepare it).
+	Statements uint64
+	// Transactions is every transaction the database ran for the store: each
+	// BEGIN … COMMIT/ROLLBACK block, and each statement sent outside such a block
+	// (which runs as a transaction of its own), reads included.
+	Transactions uint64
+	// Writes is the part of Transactions that may change data: the blocks, and the
+	// statements outside blocks that are not a plain SELECT.
+	Writes uint64
+}
+
+// Sub is c minus an earlier snapshot.
+func (c Counts) Sub(earlier Counts) Counts {
+	return Counts{
+		Statements:   c.Statements - earlier.Statements,
+		Transactions: c.Transactions - earlier.Transactions,
+		Writes:       c.Writes - earlier.Writes,
+	}
+}
+
 // QRSessionStore keeps QR sessions.
 type QRSessionStore interface {
 	// CreateQRSession stores s (Version 1); ErrConflict if the ID, the device code
 	// digest or the user code digest is taken.
 	CreateQRSession(ctx context.Context, s QRSession) error
+	// CreateQRSessionCapped is CreateQRSession refused with ErrTooMany when s's
+	// client already has maxOpen sessions pending or scanned that expire after
+	// s.CreatedAt, checked in the same statement. Creations running at the same
+	// moment may each see the count before the others: the cap may be overshot by
+	// as many.
+	CreateQRSessionCapped(ctx context.Context, s QRSession, maxOpen int) error
 	GetQRSession(ctx context.Context, id string) (QRSession, error)
 	// GetQRSessionByDeviceCode, ByUserCode and ByConfirmToken look a session up by a
 	// digest; ErrNotFound when none matches.
@@ -353,6 +392,15 @@ type QRSessionStore interface {
 	// code digests, ClientID and CreatedAt cannot be changed. After the change is
 	// durable it is published to every QR listener (see QRNotifier), on every node.
 	UpdateQRSession(ctx context.Context, id string, update func(old QRSession) (QRSession, error)) (QRSession, error)
+	// SwapQRSession stores next in place of old if the stored session is still at
+	// old.Version, with Version incremented, and appends events to the audit trail,
+	// atomically: one statement in a SQL backend, so a step of a QR sign-in is one
+	// transaction and one round trip. ErrConflict when the stored version is another
+	// (the session changed since old was read: read it again and retry) or a digest
+	// of next is taken; ErrNotFound when there is no session old.ID. Like
+	// UpdateQRSession it keeps the immutable fields and publishes the change once it
+	// is durable.
+	SwapQRSession(ctx context.Context, old, next QRSession, events ...AuditEvent) (QRSession, error)
 	// CountPendingQRSessions counts sessions of clientID still pending or scanned
 	// and not expired at now (the cap on open sessions per client).
 	CountPendingQRSessions(ctx context.Context, clientID string, now time.Time) (int, error)

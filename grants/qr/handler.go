@@ -131,9 +131,8 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 	if !ok {
 		return fosite.ErrServerError.WithDebug("the device_code grant needs an openid.DefaultSession")
 	}
-	if err := h.BuildSession(ctx, sess, session); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
+	// The session's claims are built in PopulateTokenEndpointResponse, inside the
+	// delivery's transaction.
 	ar.SetRequestedScopes(sess.Scopes)
 	for _, s := range sess.Scopes {
 		ar.GrantScope(s)
@@ -160,7 +159,8 @@ func denialHint(reason string) string {
 }
 
 // PopulateTokenEndpointResponse delivers the tokens of an approved session: it
-// consumes the QR session and stores the access token, the refresh token (with
+// consumes the QR session, builds the token session's claims (reading the account)
+// and stores the access token, the refresh token (with
 // offline_access) and issues the ID token (with openid), in one transaction.
 func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
@@ -184,6 +184,13 @@ func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.A
 	case errors.Is(err, ErrExpired):
 		return ErrExpiredToken
 	case err != nil:
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	session, ok := ar.GetSession().(*openid.DefaultSession)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("the device_code grant needs an openid.DefaultSession")
+	}
+	if err := h.BuildSession(ctx, consumed, session); err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	atLifespan := fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(GrantTypeDeviceCode), fosite.AccessToken, h.Config.GetAccessTokenLifespan(ctx))

@@ -24,6 +24,9 @@ type Hub struct {
 	mu       sync.Mutex
 	sessions map[string]*hubEntry
 	byDevice map[string]string // device code digest → session ID
+	// byConfirm maps the confirm token digest of each known scanned session to
+	// its ID.
+	byConfirm map[string]string
 }
 
 type hubEntry struct {
@@ -32,6 +35,10 @@ type hubEntry struct {
 	stale   bool // a version newer than session.Version was announced
 	// announced is the newest version a notification reported.
 	announced int64
+	// writing is the version this node is storing right now (Expect), whose
+	// notification must not send readers to the store: Publish follows at once.
+	// swallowed is the newest version announced meanwhile.
+	writing, swallowed int64
 	// changed is closed when the session changes, then replaced.
 	changed  chan struct{}
 	nextPoll time.Time
@@ -40,7 +47,7 @@ type hubEntry struct {
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
-	return &Hub{sessions: map[string]*hubEntry{}, byDevice: map[string]string{}}
+	return &Hub{sessions: map[string]*hubEntry{}, byDevice: map[string]string{}, byConfirm: map[string]string{}}
 }
 
 func (h *Hub) entry(id string) *hubEntry {
@@ -67,6 +74,12 @@ func (h *Hub) Publish(s storage.QRSession) {
 		return
 	}
 	newer := !e.known || s.Version > e.session.Version
+	if e.known && e.session.ConfirmTokenDigest != s.ConfirmTokenDigest {
+		delete(h.byConfirm, e.session.ConfirmTokenDigest)
+	}
+	if s.ConfirmTokenDigest != "" {
+		h.byConfirm[s.ConfirmTokenDigest] = s.ID
+	}
 	e.session, e.known = s, true
 	if s.Version >= e.announced {
 		e.stale = false
@@ -88,11 +101,47 @@ func (h *Hub) Announce(id string, version int64) {
 	if e == nil || (e.known && version <= e.session.Version) {
 		return
 	}
+	if e.writing != 0 && version <= e.writing {
+		// Most likely this node's own write, whose Publish is on its way; if not
+		// (the write loses), Settle marks the entry stale.
+		e.swallowed = max(e.swallowed, version)
+		return
+	}
 	if version > e.announced {
 		e.announced = version
 	}
 	e.stale = true
 	e.wake()
+}
+
+// Expect tells the hub that this node is about to store version of session id, so
+// that the store's notification of it, which may arrive before Publish, is not
+// taken for a change made elsewhere. Every Expect is followed by Settle.
+func (h *Hub) Expect(id string, version int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.sessions[id]; e != nil {
+		e.writing = version
+	}
+}
+
+// Settle ends what Expect began, after Publish of the stored version or after the
+// write failed; a version announced meanwhile that the hub has not seen marks the
+// entry stale.
+func (h *Hub) Settle(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.sessions[id]
+	if e == nil {
+		return
+	}
+	swallowed := e.swallowed
+	e.writing, e.swallowed = 0, 0
+	if swallowed > 0 && (!e.known || swallowed > e.session.Version) {
+		e.announced = max(e.announced, swallowed)
+		e.stale = true
+		e.wake()
+	}
 }
 
 // Reset marks every cached session stale and wakes every waiter: the store's
@@ -113,6 +162,34 @@ func (h *Hub) Snapshot(id string) (s storage.QRSession, changed <-chan struct{},
 	defer h.mu.Unlock()
 	e := h.entry(id)
 	return e.session, e.changed, e.known && !e.stale
+}
+
+// Peek returns the cached session when the hub has it and it is fresh (no newer
+// version was announced). Unlike Snapshot it adds no entry for an unknown ID.
+func (h *Hub) Peek(id string) (storage.QRSession, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.sessions[id]
+	if e == nil || !e.known || e.stale {
+		return storage.QRSession{}, false
+	}
+	return e.session, true
+}
+
+// ByConfirmToken returns the fresh cached session whose confirm token digest is
+// digest, if the hub has one.
+func (h *Hub) ByConfirmToken(digest string) (storage.QRSession, bool) {
+	h.mu.Lock()
+	id, ok := h.byConfirm[digest]
+	h.mu.Unlock()
+	if !ok {
+		return storage.QRSession{}, false
+	}
+	s, ok := h.Peek(id)
+	if !ok || s.ConfirmTokenDigest != digest {
+		return storage.QRSession{}, false
+	}
+	return s, true
 }
 
 // SessionID returns the ID of the session with that device code digest, if the hub
@@ -166,6 +243,7 @@ func (h *Hub) Sweep(cutoff time.Time) {
 		if e.known && e.session.ExpiresAt.Before(cutoff) {
 			delete(h.sessions, id)
 			delete(h.byDevice, e.session.DeviceCodeDigest)
+			delete(h.byConfirm, e.session.ConfirmTokenDigest)
 		}
 	}
 }

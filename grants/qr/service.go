@@ -26,7 +26,8 @@ type Config struct {
 	Interval time.Duration
 	// ConfirmTTL is the lifetime of a confirm token (60 s by DESIGN §4).
 	ConfirmTTL time.Duration
-	// MaxPendingPerClient caps the sessions a client may have pending at once.
+	// MaxPendingPerClient caps the sessions a client may have pending at once: 0
+	// means 10,000, a negative number no cap (load tests).
 	MaxPendingPerClient int
 	// MaxWait caps the wait of a long-poll (25 s by DESIGN §4).
 	MaxWait time.Duration
@@ -37,6 +38,10 @@ type Config struct {
 	// OnEvent, when set, is told of every scan and decision once it is stored (see
 	// Notice). It runs on the request's goroutine and must not block.
 	OnEvent func(ctx context.Context, n Notice)
+	// AuditEvent, when set, turns a Notice into the audit event stored with the
+	// change, in the same statement (storage.SwapQRSession); ok false stores none.
+	// Notice.Session is then the session as it is about to be stored.
+	AuditEvent func(n Notice) (e storage.AuditEvent, ok bool)
 }
 
 // The kinds of Notice.
@@ -93,7 +98,7 @@ func NewService(store storage.Storage, hub *Hub, cfg Config) (*Service, error) {
 	if cfg.ConfirmTTL <= 0 {
 		cfg.ConfirmTTL = 60 * time.Second
 	}
-	if cfg.MaxPendingPerClient <= 0 {
+	if cfg.MaxPendingPerClient == 0 {
 		cfg.MaxPendingPerClient = 10000
 	}
 	if cfg.MaxWait <= 0 {
@@ -150,13 +155,6 @@ type Authorization struct {
 // Authorize creates a QR session.
 func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error) {
 	now := s.cfg.Now().UTC()
-	n, err := s.store.CountPendingQRSessions(ctx, req.ClientID, now)
-	if err != nil {
-		return Authorization{}, err
-	}
-	if n >= s.cfg.MaxPendingPerClient {
-		return Authorization{}, ErrTooManyPending
-	}
 	kind := req.Kind
 	if kind == "" {
 		kind = "device"
@@ -183,7 +181,10 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriz
 		if req.Matching {
 			sess.MatchCode, sess.MatchChoices = newMatch()
 		}
-		err := s.store.CreateQRSession(ctx, sess)
+		err := s.store.CreateQRSessionCapped(ctx, sess, max(s.cfg.MaxPendingPerClient, 0))
+		if errors.Is(err, storage.ErrTooMany) {
+			return Authorization{}, ErrTooManyPending
+		}
 		if errors.Is(err, storage.ErrConflict) && attempt < 3 {
 			continue
 		}
@@ -236,8 +237,9 @@ type ScanResult struct {
 // Scan binds the account and device to the session and issues a confirm token.
 func (s *Service) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 	var (
-		sess storage.QRSession
-		err  error
+		sess   storage.QRSession
+		cached bool
+		err    error
 	)
 	switch {
 	case req.QR != "" && req.UserCode == "":
@@ -245,7 +247,7 @@ func (s *Service) Scan(ctx context.Context, req ScanRequest) (ScanResult, error)
 		if id == "" {
 			return ScanResult{}, ErrNotFound
 		}
-		sess, err = s.store.GetQRSession(ctx, id)
+		sess, cached, err = s.current(ctx, id)
 	case req.UserCode != "" && req.QR == "":
 		code := NormalizeUserCode(req.UserCode)
 		if code == "" {
@@ -262,7 +264,7 @@ func (s *Service) Scan(ctx context.Context, req ScanRequest) (ScanResult, error)
 		return ScanResult{}, err
 	}
 	token := newSecret()
-	updated, err := s.apply(ctx, sess.ID, Scan{
+	updated, err := s.apply(ctx, sess, cached, Scan{
 		AccountID: req.AccountID, DeviceID: req.DeviceID,
 		ConfirmTokenDigest: s.cfg.ConfirmTokens(token), ConfirmTTL: s.cfg.ConfirmTTL,
 	}, req.IP)
@@ -294,14 +296,18 @@ func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (storage.QRSe
 		return storage.QRSession{}, ErrInvalidConfirmToken
 	}
 	digest := s.cfg.ConfirmTokens(req.ConfirmToken)
-	sess, err := s.store.GetQRSessionByConfirmToken(ctx, digest)
-	if errors.Is(err, storage.ErrNotFound) {
-		return sess, ErrInvalidConfirmToken
+	sess, cached := s.hub.ByConfirmToken(digest)
+	if !cached {
+		var err error
+		sess, err = s.store.GetQRSessionByConfirmToken(ctx, digest)
+		if errors.Is(err, storage.ErrNotFound) {
+			return sess, ErrInvalidConfirmToken
+		}
+		if err != nil {
+			return sess, err
+		}
 	}
-	if err != nil {
-		return sess, err
-	}
-	return s.apply(ctx, sess.ID, Decide{
+	return s.apply(ctx, sess, cached, Decide{
 		AccountID: req.AccountID, DeviceID: req.DeviceID, ConfirmTokenDigest: digest,
 		Approve: req.Approve, Match: req.Match,
 	}, req.IP)
@@ -310,64 +316,109 @@ func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (storage.QRSe
 // Consume marks an approved session consumed, once: it is called when the tokens
 // are delivered, inside the transaction that stores them.
 func (s *Service) Consume(ctx context.Context, id string) (storage.QRSession, error) {
-	return s.apply(ctx, id, Consume{}, "")
+	sess, cached, err := s.current(ctx, id)
+	if err != nil {
+		return sess, err
+	}
+	return s.apply(ctx, sess, cached, Consume{}, "")
 }
 
-// apply runs the state machine on the stored session, atomically, stores the result
-// (including a session closed by a failing event), publishes it to the hub and tells
-// Config.OnEvent. ip is the address of whoever caused ev.
-func (s *Service) apply(ctx context.Context, id string, ev Event, ip string) (storage.QRSession, error) {
-	var outcome error
-	updated, err := s.store.UpdateQRSession(ctx, id, func(old storage.QRSession) (storage.QRSession, error) {
-		next, err := Apply(old, ev, s.cfg.Now().UTC())
-		if err != nil && !closesSession(err) {
+// current returns session id as this node's hub has it when fresh (cached), else as
+// stored.
+func (s *Service) current(ctx context.Context, id string) (sess storage.QRSession, cached bool, err error) {
+	if sess, ok := s.hub.Peek(id); ok {
+		return sess, true, nil
+	}
+	sess, err = s.store.GetQRSession(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return sess, false, ErrNotFound
+	}
+	return sess, false, err
+}
+
+// maxSwaps bounds the attempts of apply: each lost race re-reads the session, and
+// a session changes only a few times in its life.
+const maxSwaps = 8
+
+// apply runs the state machine on old (the session as last seen: from the hub when
+// cached, else from the store) and stores the result with its audit event in one
+// statement, if the session has not changed since (a session closed by a failing
+// event is stored too); when it has, it reads the session again and starts over. A
+// refusal is only trusted from the stored session, since the hub's copy may lag a
+// change made on another node by a few milliseconds. The result is published to the
+// hub and told to Config.OnEvent. ip is the address of whoever caused ev.
+func (s *Service) apply(ctx context.Context, old storage.QRSession, cached bool, ev Event, ip string) (storage.QRSession, error) {
+	for attempt := 1; ; attempt++ {
+		next, outcome := Apply(old, ev, s.cfg.Now().UTC())
+		refused := outcome != nil && !closesSession(outcome)
+		if refused && !cached {
+			return old, outcome
+		}
+		if !refused {
+			notice := noticeOf(ev, next, ip)
+			var events []storage.AuditEvent
+			if notice.Kind != "" && s.cfg.AuditEvent != nil {
+				if e, ok := s.cfg.AuditEvent(notice); ok {
+					events = append(events, e)
+				}
+			}
+			s.hub.Expect(old.ID, old.Version+1)
+			updated, err := s.store.SwapQRSession(ctx, old, next, events...)
+			if _, inTx := ev.(Consume); err == nil && !inTx {
+				s.hub.Publish(updated)
+			}
+			s.hub.Settle(old.ID)
+			switch {
+			case errors.Is(err, storage.ErrConflict) && attempt < maxSwaps:
+				// Changed since old was read: read it again below.
+			case errors.Is(err, storage.ErrNotFound):
+				return updated, ErrNotFound
+			case err != nil:
+				return updated, err
+			default:
+				if notice.Kind != "" && s.cfg.OnEvent != nil {
+					notice.Session = updated
+					s.cfg.OnEvent(ctx, notice)
+				}
+				return updated, outcome
+			}
+		}
+		var err error
+		if old, err = s.store.GetQRSession(ctx, old.ID); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return old, ErrNotFound
+			}
 			return old, err
 		}
-		outcome = err
-		return next, nil
-	})
-	if errors.Is(err, storage.ErrNotFound) {
-		return updated, ErrNotFound
+		cached = false
 	}
-	if err != nil {
-		return updated, err
-	}
-	if _, inTx := ev.(Consume); !inTx {
-		s.hub.Publish(updated)
-	}
-	s.notify(ctx, ev, updated, ip)
-	return updated, outcome
 }
 
-// notify tells Config.OnEvent of a stored scan or decision.
-func (s *Service) notify(ctx context.Context, ev Event, updated storage.QRSession, ip string) {
-	if s.cfg.OnEvent == nil {
-		return
-	}
-	n := Notice{Session: updated, IP: ip}
+// noticeOf is the Notice of a scan or decision that leads to next ("" Kind for
+// anything else).
+func noticeOf(ev Event, next storage.QRSession, ip string) Notice {
+	n := Notice{Session: next, IP: ip}
 	switch ev := ev.(type) {
 	case Scan:
 		n.AccountID, n.DeviceID = ev.AccountID, ev.DeviceID
 		switch {
-		case updated.State == storage.QRScanned:
+		case next.State == storage.QRScanned:
 			n.Kind = NoticeScanned
-		case updated.State == storage.QRDenied && updated.DenyReason == "contested":
+		case next.State == storage.QRDenied && next.DenyReason == "contested":
 			n.Kind = NoticeContested
 		}
 	case Decide:
 		n.AccountID, n.DeviceID = ev.AccountID, ev.DeviceID
 		switch {
-		case updated.State == storage.QRApproved:
+		case next.State == storage.QRApproved:
 			n.Kind = NoticeApproved
-		case updated.State == storage.QRDenied && updated.DenyReason == "wrong_match":
+		case next.State == storage.QRDenied && next.DenyReason == "wrong_match":
 			n.Kind = NoticeWrongMatch
-		case updated.State == storage.QRDenied:
+		case next.State == storage.QRDenied:
 			n.Kind = NoticeDenied
 		}
 	}
-	if n.Kind != "" {
-		s.cfg.OnEvent(ctx, n)
-	}
+	return n
 }
 
 // PollResult is the answer to a poll.

@@ -51,7 +51,9 @@ func (s *Service) CreateClient(ctx context.Context, m ClientMetadata) (ClientInf
 		}
 		c.SecretDigest = d
 	}
-	if err := s.Store.CreateClient(ctx, c); err != nil {
+	err := s.Store.CreateClient(ctx, c)
+	s.clientChanged(c.ID) // an unknown ID may be cached as unknown
+	if err != nil {
 		return ClientInfo{}, storeError(err, clientWhat(c.ID), "create")
 	}
 	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.ClientCreated, ClientID: c.ID, Detail: "name=" + c.Name})
@@ -116,6 +118,7 @@ func (s *Service) UpdateClient(ctx context.Context, id string, m ClientMetadata)
 		}
 		return c, nil
 	})
+	s.clientChanged(id)
 	if err != nil {
 		return ClientInfo{}, storeError(err, clientWhat(id), "update")
 	}
@@ -126,7 +129,9 @@ func (s *Service) UpdateClient(ctx context.Context, id string, m ClientMetadata)
 
 // DeleteClient removes client id with its tokens and consents.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
-	if err := s.Store.DeleteClient(ctx, id); err != nil {
+	err := s.Store.DeleteClient(ctx, id)
+	s.clientChanged(id)
+	if err != nil {
 		return storeError(err, clientWhat(id), "delete")
 	}
 	s.Audit.Record(ctx, storage.AuditEvent{Type: audit.ClientDeleted, ClientID: id})
@@ -134,7 +139,9 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 }
 
 // RotateClientSecret issues a new secret for client id; the old one stops working
-// at once. Public clients have no secret and get an invalid_request Error.
+// at once on this node, and on other nodes once their client cache lets go of it
+// (package clientcache). Public clients have no secret and get an invalid_request
+// Error.
 func (s *Service) RotateClientSecret(ctx context.Context, id string) (ClientInfo, error) {
 	secret := randomBase64(clientSecretBytes)
 	now := s.now()
@@ -150,6 +157,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (ClientInfo
 		old.SecretDigest, old.UpdatedAt = d, now
 		return old, nil
 	})
+	s.clientChanged(id)
 	if err != nil {
 		return ClientInfo{}, storeError(err, clientWhat(id), "rotate the secret of")
 	}

@@ -437,3 +437,46 @@ func TestServiceWithoutClientSecrets(t *testing.T) {
 		t.Error("a failed update changed the store")
 	}
 }
+
+func TestOnClientChanged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var heard []string
+	e.svc.OnClientChanged = func(id string) { heard = append(heard, id) }
+	ctx := t.Context()
+	md := ClientMetadata{ClientID: "shop", ClientName: "Shop", RedirectURIs: []string{"https://shop.example/cb"}}
+
+	if _, err := e.svc.CreateClient(ctx, ClientMetadata{ClientName: "Bad", RedirectURIs: []string{"not a URL"}}); err == nil {
+		t.Fatal("invalid metadata was accepted")
+	}
+	if len(heard) != 0 {
+		t.Fatalf("a refused create, which never reached the store, was reported: %v", heard)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"create", func() error { _, err := e.svc.CreateClient(ctx, md); return err }},
+		{"update", func() error { _, err := e.svc.UpdateClient(ctx, "shop", md); return err }},
+		{"rotate", func() error { _, err := e.svc.RotateClientSecret(ctx, "shop"); return err }},
+		{"get", func() error { _, err := e.svc.GetClient(ctx, "shop"); return err }},
+		{"list", func() error { _, err := e.svc.ListClients(ctx); return err }},
+		{"delete", func() error { return e.svc.DeleteClient(ctx, "shop") }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	if want := []string{"shop", "shop", "shop", "shop"}; !reflect.DeepEqual(heard, want) {
+		t.Fatalf("heard %v, want one call for each of create, update, rotate and delete", heard)
+	}
+	// A failed change is reported too: it may have been applied.
+	heard = nil
+	if err := e.svc.DeleteClient(ctx, "shop"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if !reflect.DeepEqual(heard, []string{"shop"}) {
+		t.Fatalf("heard %v after a failed delete, want [shop]", heard)
+	}
+}

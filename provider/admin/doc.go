@@ -43,6 +43,10 @@
 // An update otherwise keeps the secret; switching a client to "none" deletes its
 // digest, and a public client has no secret to rotate.
 //
+// Every change to a client is also reported to OnClientChanged, which the provider
+// points at its client cache (package clientcache): the change is in force at once
+// on this node, and on other nodes within the cache's lifetime.
+//
 // # Users
 //
 // Usernames are trimmed and lower-cased before they are checked and stored, so

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -34,7 +35,22 @@ func NewHandler(svc *Service, adminToken string, logger *slog.Logger) http.Handl
 	}
 	a := &api{svc: svc, log: logger}
 	router := a.router()
-	var h http.Handler = router
+	// Go's profiles (net/http/pprof), behind the same token: CPU with
+	// /debug/pprof/profile?seconds=20 (less than the admin listener's 30 s write
+	// timeout), allocations with /debug/pprof/allocs.
+	profiles := http.NewServeMux()
+	profiles.HandleFunc("/debug/pprof/", pprof.Index)
+	profiles.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	profiles.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	profiles.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	profiles.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			profiles.ServeHTTP(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
+	})
 	h = requireToken(adminToken, h)
 	h = a.recoverPanics(h)
 	h = a.logRequests(h)

@@ -96,6 +96,8 @@ func TestAuth(t *testing.T) {
 		{http.MethodDelete, "/admin/v1/clients/anything"},
 		{http.MethodPost, "/admin/v1/keys/rotate"},
 		{http.MethodGet, "/admin/v1/no-such-route"},
+		{http.MethodGet, "/debug/pprof/heap"},
+		{http.MethodGet, "/debug/pprof/goroutine"},
 	}
 	for _, tt := range tests {
 		for _, rt := range routes {
@@ -116,6 +118,12 @@ func TestAuth(t *testing.T) {
 	}
 	if n := len(e.keys.rotations()); n != 2 {
 		t.Errorf("%d rotations, want 2 (the authenticated ones)", n)
+	}
+
+	// The profiles are served to the admin.
+	r := e.send(request{method: http.MethodGet, path: "/debug/pprof/heap?debug=1", auth: ptr("Bearer " + testToken)})
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "heap profile") {
+		t.Errorf("heap profile: %d %.200s", r.status, r.body)
 	}
 
 	// An empty admin token refuses everything, including an empty bearer.

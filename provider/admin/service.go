@@ -36,6 +36,18 @@ type Service struct {
 	// Audit records the changes made (clients, users, keys, device revocations) in
 	// the audit trail; nil records nothing.
 	Audit *audit.Recorder
+	// OnClientChanged, when set, is called with a client's ID after the service has
+	// asked the store to create, update, delete or give a new secret to it, also
+	// when the store reported an error (a change whose answer was lost may still
+	// have been made). The provider uses it to drop the client from its cache.
+	OnClientChanged func(id string)
+}
+
+// clientChanged calls OnClientChanged, when set.
+func (s *Service) clientChanged(id string) {
+	if s.OnClientChanged != nil {
+		s.OnClientChanged(id)
+	}
 }
 
 func (s *Service) now() time.Time {

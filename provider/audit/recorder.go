@@ -137,22 +137,33 @@ func (r *Recorder) Dropped() int64 {
 	return r.dropped.Load()
 }
 
-// QREvent records a QR session change; it is qr.Config.OnEvent's shape. The event
-// names the phone that caused the change: for a contested session the second
-// device, while the Detail names the device that had scanned first.
+// QREvent records a QR session change in the background; it is qr.Config.OnEvent's
+// shape. qrid itself stores these events with the change instead (QRAuditEvent).
 func (r *Recorder) QREvent(ctx context.Context, n qr.Notice) {
+	if e, ok := r.QRAuditEvent(n); ok {
+		r.Record(ctx, e)
+	}
+}
+
+// QRAuditEvent is the audit event of a QR session change, stamped with an ID and the
+// time now; it is qr.Config.AuditEvent's shape, and the event is stored in the same
+// statement as the change. The event names the phone that caused the change: for a
+// contested session the second device, while the Detail names the device that had
+// scanned first.
+func (r *Recorder) QRAuditEvent(n qr.Notice) (storage.AuditEvent, bool) {
 	typ, ok := qrTypes[n.Kind]
-	if !ok {
-		return
+	if !ok || r == nil {
+		return storage.AuditEvent{}, false
 	}
 	detail := "qr_id=" + n.Session.ID
 	if n.Kind == qr.NoticeContested {
 		detail += " first_device_id=" + n.Session.DeviceID
 	}
-	r.Record(ctx, storage.AuditEvent{
+	return storage.AuditEvent{
+		ID: newID(), Time: r.now().UTC(),
 		Type: typ, AccountID: n.AccountID, ClientID: n.Session.ClientID, DeviceID: n.DeviceID,
 		IP: n.IP, Detail: detail,
-	})
+	}, true
 }
 
 var qrTypes = map[string]string{

@@ -4,8 +4,13 @@
 //
 // fosite requests are serialised to JSON (storedRequest) inside
 // storage.TokenSession.Request; the client is not serialised but looked up again on
-// read, so a deleted client's tokens stop working at once. The form is stored as fosite
-// sanitised it (fosite never hands the store a client secret or a password).
+// read, so a token always meets its client's current registration. The form is stored
+// as fosite sanitised it (fosite never hands the store a client secret or a password).
+//
+// Clients are read through Store.Clients when it is set (the node's client cache,
+// package clientcache), except inside a transaction begun through BeginTX: there the
+// read goes through the transaction, since a read shared with other requests could
+// wait for a lock the transaction holds.
 //
 // Refresh token rotation follows RFC 6819 §5.2.2.3: RotateRefreshToken deactivates the
 // presented refresh token in one conditional step (of two concurrent refreshes exactly
@@ -51,6 +56,13 @@ type Store struct {
 	// the request's goroutine, possibly inside its transaction, and must not block.
 	// Set it before the store is used.
 	OnRefreshTokenReuse func(ctx context.Context, clientID, subject, requestID string)
+
+	// Clients, when set, is where GetClient reads clients outside transactions,
+	// typically a *clientcache.Cache in front of the same store; values it returns
+	// must be the caller's own. nil means the store. Set it before the store is used.
+	Clients interface {
+		Get(ctx context.Context, id string) (storage.Client, error)
+	}
 }
 
 var (
@@ -154,7 +166,13 @@ func (h SecretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 
 // GetClient implements fosite.ClientManager.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := s.store.GetClient(ctx, id)
+	var c storage.Client
+	var err error
+	if s.Clients != nil && ctx.Value(inTransaction{}) == nil {
+		c, err = s.Clients.Get(ctx, id)
+	} else {
+		c, err = s.store.GetClient(ctx, id)
+	}
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -419,8 +437,17 @@ func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) err
 	return s.delete(ctx, storage.KindOpenIDConnect, code)
 }
 
+// inTransaction marks the contexts BeginTX returns.
+type inTransaction struct{}
+
 // BeginTX implements fosite's storage.Transactional.
-func (s *Store) BeginTX(ctx context.Context) (context.Context, error) { return s.store.BeginTX(ctx) }
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	txCtx, err := s.store.BeginTX(ctx)
+	if err != nil {
+		return txCtx, err
+	}
+	return context.WithValue(txCtx, inTransaction{}, true), nil
+}
 
 // Commit implements fosite's storage.Transactional.
 func (s *Store) Commit(ctx context.Context) error { return s.store.Commit(ctx) }

@@ -38,6 +38,27 @@ const (
 	pathOpenAPI = "/openapi.json"
 )
 
+// ClientGetter reads registered clients by ID; storage.ErrNotFound for an unknown
+// one. The value returned must be the caller's own.
+type ClientGetter interface {
+	Get(ctx context.Context, id string) (storage.Client, error)
+}
+
+// storeClients reads clients straight from a store.
+type storeClients struct{ store storage.Storage }
+
+func (s storeClients) Get(ctx context.Context, id string) (storage.Client, error) {
+	return s.store.GetClient(ctx, id)
+}
+
+// clientGetter is Clients, or the store when it is nil.
+func (h *Handler) clientGetter() ClientGetter {
+	if h.Clients != nil {
+		return h.Clients
+	}
+	return storeClients{h.Store}
+}
+
 // authRealm is the realm of the WWW-Authenticate challenge (RFC 6750 §3).
 const authRealm = `Bearer realm="qrid-mobile"`
 
@@ -45,7 +66,10 @@ const authRealm = `Bearer realm="qrid-mobile"`
 // must not change afterwards.
 type Handler struct {
 	Store storage.Storage
-	QR    *qr.Service
+	// Clients, when set, is where a scan reads the client it names (typically the
+	// node's *clientcache.Cache, so scans read no client row); nil means Store.
+	Clients ClientGetter
+	QR      *qr.Service
 	// Issuer is qrid's issuer URL, the base of the URL a DPoP proof must name
 	// (htu, RFC 9449 §4.3): the issuer followed by the request path. "" means the
 	// QR service's issuer.

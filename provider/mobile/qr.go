@@ -116,7 +116,7 @@ func (h *Handler) scan(w http.ResponseWriter, r *http.Request, device storage.De
 		return
 	}
 	sess := res.Session
-	client, err := h.Store.GetClient(ctx, sess.ClientID)
+	client, err := h.clientGetter().Get(ctx, sess.ClientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		writeError(w, errClientGone)
 		return

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -379,5 +380,34 @@ func TestConcurrentConfirms(t *testing.T) {
 	}
 	if wins != 1 {
 		t.Errorf("%d confirms won, want 1", wins)
+	}
+}
+
+// namedClients answers every client lookup itself, under a name of its own.
+type namedClients struct {
+	mu   sync.Mutex
+	asks []string
+}
+
+func (n *namedClients) Get(_ context.Context, id string) (storage.Client, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.asks = append(n.asks, id)
+	return storage.Client{ID: id, Name: "Named by Clients"}, nil
+}
+
+func TestScanReadsTheClientThroughClients(t *testing.T) {
+	t.Parallel()
+	clients := &namedClients{}
+	e := newEnv(t, func(h *Handler) { h.Clients = clients })
+	phone := e.login("alice", alicePassword, "phone-1")
+	out := e.scan(phone, e.authorize(e.tv))
+	if out.Client.Name != "Named by Clients" {
+		t.Fatalf("the scan showed %q, not the client Clients gave", out.Client.Name)
+	}
+	clients.mu.Lock()
+	defer clients.mu.Unlock()
+	if len(clients.asks) != 1 || clients.asks[0] != e.tv.ID {
+		t.Fatalf("Clients was asked for %v, want [%s]", clients.asks, e.tv.ID)
 	}
 }

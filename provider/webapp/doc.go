@@ -145,7 +145,12 @@
 // signature that verifies with the jwk, a key that cannot be exported), and that
 // the two catalogs of messages.js have the same keys and placeholders and no empty
 // message. go test runs the Node tests too when node is installed, and checks that
-// a proof made by dpop.js passes the server's verifier (provider/dpop).
+// a proof made by dpop.js passes the server's verifier (provider/dpop). The
+// "mobile web app" flow of provider's TestBrowser (browser_app_test.go) runs the
+// app in headless Chromium at phone size against a running qrid: sign-in, the
+// DPoP binding seen from the server (the device's key thumbprint, the token
+// refused without a proof, every proof's jti used once), a typed user code and a
+// photo of a QR approved with number matching, a reload, and signing out.
 package webapp
 
 //go:generate sh ../../web/build.sh

@@ -19,6 +19,9 @@ type qrData struct {
 	qrIDsByDeviceCode   map[string]string
 	qrIDsByUserCode     map[string]string
 	qrIDsByConfirmToken map[string]string
+	// openQRIDsByClient holds, per client, the IDs of its sessions that are pending
+	// or scanned (expired or not), so that CountPendingQRSessions reads only those.
+	openQRIDsByClient map[string]map[string]struct{}
 
 	devices          map[string]storage.Device
 	deviceIDsByToken map[string]string
@@ -38,6 +41,7 @@ func newQRData() qrData {
 		qrIDsByDeviceCode:   map[string]string{},
 		qrIDsByUserCode:     map[string]string{},
 		qrIDsByConfirmToken: map[string]string{},
+		openQRIDsByClient:   map[string]map[string]struct{}{},
 		devices:             map[string]storage.Device{},
 		deviceIDsByToken:    map[string]string{},
 		deviceIDsBySlot:     map[deviceSlot]string{},
@@ -48,7 +52,16 @@ func newQRData() qrData {
 // storage.ErrConflict if the ID or a non-empty digest is taken, storage.ErrNotFound
 // if the client does not exist.
 func (s *Store) CreateQRSession(ctx context.Context, qs storage.QRSession) error {
+	return s.CreateQRSessionCapped(ctx, qs, 0)
+}
+
+// CreateQRSessionCapped is CreateQRSession with the cap on the client's open
+// sessions (none when maxOpen is 0), checked in the same write.
+func (s *Store) CreateQRSessionCapped(ctx context.Context, qs storage.QRSession, maxOpen int) error {
 	return s.write(ctx, func(d *data, u *undoLog) error {
+		if maxOpen > 0 && d.countOpenQRSessions(qs.ClientID, qs.CreatedAt) >= maxOpen {
+			return storage.ErrTooMany
+		}
 		if _, ok := d.qrSessions[qs.ID]; ok {
 			return storage.ErrConflict
 		}
@@ -155,19 +168,67 @@ func (s *Store) UpdateQRSession(ctx context.Context, id string, update func(old 
 	return updated, nil
 }
 
+// SwapQRSession stores next if the stored session is at old.Version, and appends
+// events, in one write.
+func (s *Store) SwapQRSession(ctx context.Context, old, next storage.QRSession, events ...storage.AuditEvent) (storage.QRSession, error) {
+	var updated storage.QRSession
+	err := s.write(ctx, func(d *data, u *undoLog) error {
+		stored, ok := d.qrSessions[old.ID]
+		if !ok {
+			return storage.ErrNotFound
+		}
+		if stored.Version != old.Version {
+			return storage.ErrConflict
+		}
+		next := cloneQRSession(next)
+		next.ID, next.Kind, next.ClientID, next.CreatedAt = stored.ID, stored.Kind, stored.ClientID, stored.CreatedAt
+		next.DeviceCodeDigest, next.UserCodeDigest = stored.DeviceCodeDigest, stored.UserCodeDigest
+		next.Version = stored.Version + 1
+		if owner, ok := lookupDigest(d.qrIDsByConfirmToken, next.ConfirmTokenDigest); ok && owner != stored.ID {
+			return storage.ErrConflict
+		}
+		if err := checkQRState(next.State); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if _, taken := d.auditEvents[e.ID]; taken {
+				return storage.ErrConflict
+			}
+			e.Time = e.Time.UTC()
+			put(u, d.auditEvents, e.ID, e)
+		}
+		d.putQRSession(u, next)
+		updated = cloneQRSession(next)
+		s.publishQR(ctx, qrChange{next.ID, next.Version})
+		return nil
+	})
+	if err != nil {
+		return storage.QRSession{}, err
+	}
+	return updated, nil
+}
+
 // CountPendingQRSessions counts clientID's sessions that are pending or scanned and
 // whose ExpiresAt is after now.
 func (s *Store) CountPendingQRSessions(ctx context.Context, clientID string, now time.Time) (int, error) {
 	n := 0
 	err := s.read(ctx, func(d *data) error {
-		for _, qs := range d.qrSessions {
-			if qs.ClientID == clientID && (qs.State == storage.QRPending || qs.State == storage.QRScanned) && qs.ExpiresAt.After(now) {
-				n++
-			}
-		}
+		n = d.countOpenQRSessions(clientID, now)
 		return nil
 	})
 	return n, err
+}
+
+// countOpenQRSessions counts clientID's sessions pending or scanned that expire
+// after now.
+func (d *data) countOpenQRSessions(clientID string, now time.Time) int {
+	n := 0
+	for id := range d.openQRIDsByClient[clientID] {
+		if d.qrSessions[id].ExpiresAt.After(now) {
+			n++
+		}
+	}
+	return n
 }
 
 // checkQRState refuses a state the contract does not know, as the SQL backend's
@@ -192,6 +253,20 @@ func (d *data) putQRSession(u *undoLog, qs storage.QRSession) {
 			put(u, ids, digest, qs.ID)
 		}
 	}
+	if open(qs) {
+		ids := d.openQRIDsByClient[qs.ClientID]
+		if ids == nil {
+			ids = map[string]struct{}{}
+			put(u, d.openQRIDsByClient, qs.ClientID, ids)
+		}
+		put(u, ids, qs.ID, struct{}{})
+	}
+}
+
+// open reports whether qs counts against its client's cap on pending sessions
+// (expiry aside).
+func open(qs storage.QRSession) bool {
+	return qs.State == storage.QRPending || qs.State == storage.QRScanned
 }
 
 // deleteQRSession removes the session with its index entries.
@@ -229,6 +304,12 @@ func (d *data) unindexQRSession(u *undoLog, qs storage.QRSession) {
 	for ids, digest := range d.qrDigests(qs) {
 		if digest != "" {
 			remove(u, ids, digest)
+		}
+	}
+	if ids := d.openQRIDsByClient[qs.ClientID]; ids != nil {
+		remove(u, ids, qs.ID)
+		if len(ids) == 0 {
+			remove(u, d.openQRIDsByClient, qs.ClientID)
 		}
 	}
 }

@@ -16,18 +16,37 @@
 //     (token sessions have no foreign key on subject, because a client_credentials
 //     token's subject is a client); every other cascade is a foreign key.
 //
-//   - QR sessions: UpdateQRSession runs SELECT ... FOR UPDATE, the caller's function
-//     and an UPDATE that advances the version in one transaction (a savepoint of the
-//     caller's), and the UPDATE's RETURNING clause calls pg_notify with "id:version",
-//     as CreateQRSession's INSERT does with version 1. PostgreSQL delivers a
-//     notification when its transaction commits and drops it if it rolls back, so
-//     listeners hear of exactly the committed changes, in commit order. The channel
-//     is "qrid_qr_" followed by the current schema (hashed if too long), because
-//     channels are database-wide and deployments or tests in different schemas of
-//     one database must not hear each other. ListenQR listens on a connection taken
-//     out of the pool for good, reconnects with back-off, and reports reconnections
-//     since changes made meanwhile were missed. CreateDevice replaces the device of
-//     the same (account, device ID) with one INSERT ... ON CONFLICT DO UPDATE.
+//   - QR sessions: each step of a QR sign-in is one statement. CreateQRSessionCapped
+//     is one INSERT ... SELECT whose WHERE counts the client's open sessions (at
+//     most the cap's worth of index entries); SwapQRSession is one UPDATE ... WHERE
+//     id AND version (optimistic: the caller read the session, from its node's hub or
+//     from the store, and retries on ErrConflict) with the audit rows inserted by a
+//     data-modifying CTE of the same statement. UpdateQRSession (SELECT ... FOR
+//     UPDATE, the caller's function, UPDATE, in one transaction or a savepoint of
+//     the caller's) remains for callers that must decide under a lock. Every
+//     statement that writes a session calls pg_notify with "id:version" in its
+//     RETURNING clause. PostgreSQL delivers a notification when its transaction
+//     commits and drops it if it rolls back, so listeners hear of exactly the
+//     committed changes, in commit order. The channel is "qrid_qr_" followed by the
+//     current schema (hashed if too long), because channels are database-wide and
+//     deployments or tests in different schemas of one database must not hear each
+//     other. ListenQR listens on a connection taken out of the pool for good,
+//     reconnects with back-off, and reports reconnections since changes made
+//     meanwhile were missed. CreateDevice replaces the device of the same (account,
+//     device ID) with one INSERT ... ON CONFLICT DO UPDATE.
+//
+//   - Relaxed commits for the QR steps before token delivery. CreateQRSessionCapped
+//     and SwapQRSession, outside a caller's transaction, run on a second pool whose
+//     connections set synchronous_commit=off: the commit returns before its WAL
+//     record is flushed to disk, so device authorization, scan and confirm do not
+//     each wait for an fsync (a sign-in otherwise waits for four). What a crash of
+//     PostgreSQL itself (not of qrid) can lose is the last fraction of a second of
+//     such steps (wal_writer_delay, 200 ms by default): those people scan again.
+//     Nothing is ever delivered on a step that could be lost: token delivery
+//     consumes the session in a transaction of the synchronous pool, and flushing its
+//     commit record flushes every WAL record before it, including the approval it
+//     relied on. Everything else (clients, users, devices, tokens, keys, audit events
+//     of their own) commits synchronously.
 //
 //   - Errors go through one translator: pgx.ErrNoRows becomes storage.ErrNotFound, a
 //     unique violation (SQLSTATE 23505) storage.ErrConflict, and a foreign key

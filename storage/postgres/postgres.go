@@ -17,6 +17,11 @@ import (
 // Store is the PostgreSQL storage.Storage.
 type Store struct {
 	pool *pgxpool.Pool
+	// relaxed is a second pool whose connections commit without waiting for the
+	// WAL flush (synchronous_commit=off), for the QR steps before token delivery
+	// (see the package documentation); nil when the pool was made elsewhere (New).
+	relaxed *pgxpool.Pool
+	counter *counter // nil when the pool was made elsewhere (New)
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -28,6 +33,15 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invalid database URL: %w", err)
 	}
+	return open(ctx, cfg)
+}
+
+// open makes the pool of cfg, with the statement counter, and pings the database.
+func open(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+	c := &counter{}
+	cfg.ConnConfig.Tracer = c
+	relaxedCfg := cfg.Copy()
+	relaxedCfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -37,12 +51,26 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: cannot reach database %q on %s:%d: %w",
 			cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return New(pool), nil
+	relaxed, err := pgxpool.NewWithConfig(ctx, relaxedCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &Store{pool: pool, relaxed: relaxed, counter: c}, nil
 }
 
-// New returns a Store on pool. Close closes the pool.
+// New returns a Store on pool. Close closes the pool. Its Counts stay zero: only
+// Open's pools count statements.
 func New(pool *pgxpool.Pool) *Store {
 	return &Store{pool: pool}
+}
+
+// Counts returns how many statements and transactions the Store has sent since Open.
+func (s *Store) Counts() Counts {
+	if s.counter == nil {
+		return Counts{}
+	}
+	return s.counter.counts()
 }
 
 // Pool returns the Store's pool, for instance for LISTEN/NOTIFY connections.
@@ -53,9 +81,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
-// Close closes the pool.
+// Close closes the pools.
 func (s *Store) Close() error {
 	s.pool.Close()
+	if s.relaxed != nil {
+		s.relaxed.Close()
+	}
 	return nil
 }
 
@@ -82,6 +113,19 @@ func txFrom(ctx context.Context) (pgx.Tx, bool) {
 func (s *Store) q(ctx context.Context) querier {
 	if tx, ok := txFrom(ctx); ok {
 		return tx
+	}
+	return s.pool
+}
+
+// qRelaxed is q for the QR steps that may commit without waiting for the WAL
+// flush: the transaction carried by ctx (which commits as it always does), else the
+// relaxed pool.
+func (s *Store) qRelaxed(ctx context.Context) querier {
+	if tx, ok := txFrom(ctx); ok {
+		return tx
+	}
+	if s.relaxed != nil {
+		return s.relaxed
 	}
 	return s.pool
 }

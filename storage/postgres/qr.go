@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,16 +52,32 @@ func scanQRSession(row pgx.Row, extra ...any) (storage.QRSession, error) {
 // statement. ErrConflict if the ID or a non-empty digest is taken, ErrNotFound if
 // the client does not exist.
 func (s *Store) CreateQRSession(ctx context.Context, qs storage.QRSession) error {
-	_, err := s.q(ctx).Exec(ctx, `INSERT INTO qr_sessions (`+qrSessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-			$19, $20, $21, $22, 1)
+	return s.CreateQRSessionCapped(ctx, qs, 0)
+}
+
+// CreateQRSessionCapped is CreateQRSession with the cap on the client's open
+// sessions (none when maxOpen is 0) checked by the inserting statement itself,
+// which counts at most maxOpen rows of the (client_id, state, expires_at) index.
+func (s *Store) CreateQRSessionCapped(ctx context.Context, qs storage.QRSession, maxOpen int) error {
+	tag, err := s.qRelaxed(ctx).Exec(ctx, `INSERT INTO qr_sessions (`+qrSessionColumns+`)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+			$19, $20, $21, $22, 1
+		WHERE $23::bigint = 0 OR (SELECT count(*) FROM (SELECT 1 FROM qr_sessions
+			WHERE client_id = $5 AND state IN ('pending', 'scanned') AND expires_at > $14
+			LIMIT $23) open) < $23
 		RETURNING `+qrNotifySQL,
 		qs.ID, qs.Kind, qs.DeviceCodeDigest, qs.UserCodeDigest, qs.ClientID, list(qs.Scopes),
 		string(qs.State), qs.MatchCode, list(qs.MatchChoices), qs.Interval, qs.RequesterIP,
 		qs.RequesterUserAgent, qs.BrowserBinding, qs.CreatedAt.UTC(), qs.ExpiresAt.UTC(),
 		qs.AccountID, qs.DeviceID, qs.ConfirmTokenDigest, optTime(qs.ConfirmExpiresAt),
-		optTime(qs.ScannedAt), optTime(qs.DecidedAt), qs.DenyReason)
-	return translate(err)
+		optTime(qs.ScannedAt), optTime(qs.DecidedAt), qs.DenyReason, maxOpen)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return storage.ErrTooMany
+	}
+	return nil
 }
 
 // GetQRSession returns the session, expired or not.
@@ -133,6 +150,55 @@ func (s *Store) UpdateQRSession(ctx context.Context, id string, update func(old 
 	})
 	if err != nil {
 		return storage.QRSession{}, err
+	}
+	return updated, nil
+}
+
+// SwapQRSession stores next if the row is still at old.Version, appends events and
+// publishes the change, in one statement: the update, the audit rows and the
+// notification commit together or not at all. A statement that updates nothing is
+// followed by a read that tells ErrConflict (another version) from ErrNotFound.
+func (s *Store) SwapQRSession(ctx context.Context, old, next storage.QRSession, events ...storage.AuditEvent) (storage.QRSession, error) {
+	n := len(events)
+	ids, types, accounts, clients, devices, ips, details := make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times := make([]time.Time, n)
+	for i, e := range events {
+		ids[i], times[i], types[i], accounts[i], clients[i] = e.ID, e.Time.UTC(), e.Type, e.AccountID, e.ClientID
+		devices[i], ips[i], details[i] = e.DeviceID, e.IP, e.Detail
+	}
+	q := s.qRelaxed(ctx)
+	updated, err := scanQRSession(q.QueryRow(ctx, `WITH updated AS (
+			UPDATE qr_sessions SET
+				scopes = $3, state = $4, match_code = $5, match_choices = $6, poll_interval = $7,
+				requester_ip = $8, requester_user_agent = $9, browser_binding = $10, expires_at = $11,
+				account_id = $12, device_id = $13, confirm_token_digest = $14,
+				confirm_expires_at = $15, scanned_at = $16, decided_at = $17, deny_reason = $18,
+				version = version + 1
+			WHERE id = $1 AND version = $2
+			RETURNING `+qrSessionColumns+`, `+qrNotifySQL+` AS notified
+		), audited AS (
+			INSERT INTO audit_events (`+auditColumns+`)
+			SELECT * FROM unnest($19::text[], $20::timestamptz[], $21::text[], $22::text[], $23::text[],
+				$24::text[], $25::text[], $26::text[])
+			WHERE EXISTS (SELECT 1 FROM updated)
+		)
+		SELECT `+qrSessionColumns+`, notified FROM updated`,
+		old.ID, old.Version, list(next.Scopes), string(next.State), next.MatchCode, list(next.MatchChoices),
+		next.Interval, next.RequesterIP, next.RequesterUserAgent, next.BrowserBinding, next.ExpiresAt.UTC(),
+		next.AccountID, next.DeviceID, next.ConfirmTokenDigest, optTime(next.ConfirmExpiresAt),
+		optTime(next.ScannedAt), optTime(next.DecidedAt), next.DenyReason,
+		ids, times, types, accounts, clients, devices, ips, details), nil)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var version int64
+		err := q.QueryRow(ctx, `SELECT version FROM qr_sessions WHERE id = $1`, old.ID).Scan(&version)
+		if err != nil {
+			return storage.QRSession{}, translate(err)
+		}
+		return storage.QRSession{}, storage.ErrConflict
+	}
+	if err != nil {
+		return storage.QRSession{}, translate(err)
 	}
 	return updated, nil
 }

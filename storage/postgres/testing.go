@@ -105,15 +105,10 @@ func OpenTestStore(t testing.TB, databaseURL string) *Store {
 	cfg.MaxConns = 16
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	s, err := open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("postgres test store: %v", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		t.Fatalf("postgres test store: %v", err)
-	}
-	s := New(pool)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -300,6 +301,139 @@ func qrSessionScenarios() []scenario {
 			must(t, err, "CountPendingQRSessions c2")
 			if n != 0 {
 				t.Errorf("c2 has %d pending sessions, want 0", n)
+			}
+		}},
+		{"create_capped_counts_open_unexpired_sessions_of_the_client", func(t *testing.T, s storage.Storage) {
+			mustCreateOwners(t, s, []string{"c1", "c2"}, []string{"u1"})
+			mustCreateQRSession(t, s, sampleQRSession("open-1", "c1"))
+			scanned := sampleQRSession("open-2", "c1")
+			scanned.State = storage.QRScanned
+			mustCreateQRSession(t, s, scanned)
+			expired := sampleQRSession("expired", "c1")
+			expired.ExpiresAt = t0.Add(-time.Second)
+			mustCreateQRSession(t, s, expired)
+			mustCreateQRSession(t, s, sampleDecidedQRSession("decided", "c1", "u1"))
+			mustCreateQRSession(t, s, sampleQRSession("other-client", "c2"))
+
+			third := sampleQRSession("third", "c1")
+			mustBe(t, s.CreateQRSessionCapped(t.Context(), third, 2), storage.ErrTooMany, "CreateQRSessionCapped over the cap")
+			assertQRSessionGone(t, s, third)
+			must(t, s.CreateQRSessionCapped(t.Context(), third, 3), "CreateQRSessionCapped under the cap")
+			assertQRSessionStored(t, s, third)
+			fourth := sampleQRSession("fourth", "c1")
+			must(t, s.CreateQRSessionCapped(t.Context(), fourth, 0), "CreateQRSessionCapped without a cap")
+			assertQRSessionStored(t, s, fourth)
+			mustBe(t, s.CreateQRSessionCapped(t.Context(), sampleQRSession("third", "c1"), 100), storage.ErrConflict, "CreateQRSessionCapped of a taken ID")
+		}},
+		{"swap_stores_and_appends_audit_events", func(t *testing.T, s storage.Storage) {
+			mustCreateOwners(t, s, []string{"c1", "c2"}, nil)
+			old := sampleQRSession("q1", "c1")
+			mustCreateQRSession(t, s, old)
+			next := old
+			next.State = storage.QRScanned
+			next.AccountID, next.DeviceID = "u1", "phone-1"
+			next.ConfirmTokenDigest, next.ConfirmExpiresAt = "confirm-1", t0.Add(time.Minute)
+			next.ScannedAt = t0.Add(2 * time.Second)
+			// Immutable fields and the version are the store's.
+			moved := next
+			moved.ClientID, moved.DeviceCodeDigest, moved.Version = "c2", "device-code-other", 99
+			e1 := sampleAuditEvent("1", t0.Add(2*time.Second), "qr.scanned", "u1")
+			e2 := sampleAuditEvent("2", t0.Add(2*time.Second), "qr.contested", "u1")
+			returned, err := s.SwapQRSession(t.Context(), old, moved, e1, e2)
+			must(t, err, "SwapQRSession")
+			want := next
+			want.Version = 2
+			assertSame(t, "QR session returned by SwapQRSession", want, returned)
+			assertQRSessionStored(t, s, want)
+			got, err := s.GetQRSessionByConfirmToken(t.Context(), "confirm-1")
+			must(t, err, "GetQRSessionByConfirmToken")
+			assertSame(t, "QR session by its new confirm token", want, got)
+			assertAuditEvents(t, s, storage.AuditQuery{}, e2, e1)
+
+			// Without events.
+			again := want
+			again.State = storage.QRApproved
+			returned, err = s.SwapQRSession(t.Context(), want, again)
+			must(t, err, "SwapQRSession without events")
+			if returned.Version != 3 || returned.State != storage.QRApproved {
+				t.Errorf("second swap returned version %d, state %s", returned.Version, returned.State)
+			}
+			assertAuditEvents(t, s, storage.AuditQuery{}, e2, e1)
+		}},
+		{"swap_of_a_stale_version_conflicts_and_changes_nothing", func(t *testing.T, s storage.Storage) {
+			mustCreateOwners(t, s, []string{"c1"}, nil)
+			old := sampleQRSession("q1", "c1")
+			mustCreateQRSession(t, s, old)
+			first := old
+			first.State = storage.QRScanned
+			stored, err := s.SwapQRSession(t.Context(), old, first)
+			must(t, err, "SwapQRSession")
+			second := old
+			second.State = storage.QRDenied
+			_, err = s.SwapQRSession(t.Context(), old, second, sampleAuditEvent("1", t0, "qr.denied", "u1"))
+			mustBe(t, err, storage.ErrConflict, "SwapQRSession of version 1 after version 2")
+			assertQRSessionStored(t, s, stored)
+			assertAuditEvents(t, s, storage.AuditQuery{})
+		}},
+		{"swap_missing_not_found", func(t *testing.T, s storage.Storage) {
+			_, err := s.SwapQRSession(t.Context(), sampleQRSession("nope", "c1"), sampleQRSession("nope", "c1"),
+				sampleAuditEvent("1", t0, "qr.scanned", "u1"))
+			mustBe(t, err, storage.ErrNotFound, "SwapQRSession")
+			assertAuditEvents(t, s, storage.AuditQuery{})
+		}},
+		{"swap_to_taken_confirm_token_conflicts", func(t *testing.T, s storage.Storage) {
+			mustCreateOwners(t, s, []string{"c1"}, []string{"u1"})
+			first := sampleDecidedQRSession("q1", "c1", "u1")
+			mustCreateQRSession(t, s, first)
+			old := sampleQRSession("q2", "c1")
+			mustCreateQRSession(t, s, old)
+			next := old
+			next.State = storage.QRScanned
+			next.ConfirmTokenDigest = first.ConfirmTokenDigest
+			_, err := s.SwapQRSession(t.Context(), old, next, sampleAuditEvent("1", t0, "qr.scanned", "u1"))
+			mustBe(t, err, storage.ErrConflict, "SwapQRSession")
+			assertQRSessionStored(t, s, old)
+			assertAuditEvents(t, s, storage.AuditQuery{})
+		}},
+		{"concurrent_swaps_of_one_version_one_wins", func(t *testing.T, s storage.Storage) {
+			mustCreateOwners(t, s, []string{"c1"}, nil)
+			old := sampleQRSession("q1", "c1")
+			mustCreateQRSession(t, s, old)
+			const n = 50
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					next := old
+					next.State = storage.QRScanned
+					next.DeviceID = fmt.Sprint("phone-", i)
+					_, errs[i] = s.SwapQRSession(t.Context(), old, next, sampleAuditEvent(fmt.Sprint(i), t0, "qr.scanned", "u1"))
+				}()
+			}
+			wg.Wait()
+			winners := 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					winners++
+				case !errors.Is(err, storage.ErrConflict):
+					t.Errorf("swap %d: %v, want nil or ErrConflict", i, err)
+				}
+			}
+			if winners != 1 {
+				t.Fatalf("%d of %d concurrent swaps of version 1 won, want 1", winners, n)
+			}
+			got, err := s.GetQRSession(t.Context(), "q1")
+			must(t, err, "GetQRSession")
+			if got.Version != 2 {
+				t.Errorf("version after the swaps = %d, want 2", got.Version)
+			}
+			events, err := s.ListAuditEvents(t.Context(), storage.AuditQuery{})
+			must(t, err, "ListAuditEvents")
+			if len(events) != 1 || events[0].DeviceID != "device-"+events[0].ID || got.DeviceID != "phone-"+events[0].ID {
+				t.Errorf("stored %d audit events (%+v) for the winner %s, want exactly the winner's", len(events), events, got.DeviceID)
 			}
 		}},
 		{"update_missing_not_found", func(t *testing.T, s storage.Storage) {
