@@ -5,7 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,4 +126,84 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 		i = 1
 	}
 	return sorted[i-1]
+}
+
+// BenchmarkPendingSessionMemory measures what a pending QR session costs a node on
+// the memory store: the session, its indexes and its hub entry (once polled), as
+// live heap after a collection, divided by the sessions. Each iteration authorizes
+// and polls one session, which stays pending; the sessions carry a realistic
+// requester (IP, user agent) and scopes.
+func BenchmarkPendingSessionMemory(b *testing.B) {
+	ctx := context.Background()
+	store := memory.New()
+	if err := store.CreateClient(ctx, storage.Client{ID: "tv", Name: "TV", CreatedAt: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	svc, err := NewService(store, NewHub(), Config{
+		Issuer: "https://id.example", Interval: 5 * time.Second, TTL: time.Hour,
+		MaxPendingPerClient: -1,
+		DeviceCodes:         benchDigest("d"), UserCodes: benchDigest("u"), ConfirmTokens: benchDigest("c"),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	b.ResetTimer()
+	for b.Loop() {
+		a, err := svc.Authorize(ctx, AuthorizeRequest{ClientID: "tv", Scopes: []string{"openid", "profile", "offline_access"},
+			Matching: true, RequesterIP: "203.0.113.45",
+			RequesterUserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.Poll(ctx, "tv", a.DeviceCode, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(heap()-before)/float64(b.N), "bytes/session")
+	runtime.KeepAlive(store)
+	runtime.KeepAlive(svc)
+}
+
+// BenchmarkHubSessionMemory measures what a pending QR session costs a node on
+// PostgreSQL, where the session lives in the database and the node keeps only its
+// hub's copy: each iteration publishes one session as a row read from the database
+// gives it (every string its own allocation), and bytes/session is the live heap
+// added, strings included.
+func BenchmarkHubSessionMemory(b *testing.B) {
+	h := NewHub()
+	device, user := benchDigest("d"), benchDigest("u")
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	i := 0
+	for b.Loop() {
+		i++
+		n := strconv.Itoa(i)
+		now := time.Now()
+		h.Publish(storage.QRSession{
+			ID: newQRID(), Kind: strings.Clone("device"),
+			DeviceCodeDigest: device(n), UserCodeDigest: user(n), ClientID: strings.Clone("living-room-tv"),
+			Scopes:    []string{strings.Clone("openid"), strings.Clone("profile"), strings.Clone("offline_access")},
+			State:     storage.QRState(strings.Clone("pending")),
+			MatchCode: strings.Clone("42"), MatchChoices: []string{strings.Clone("17"), strings.Clone("42"), strings.Clone("93")},
+			Interval: 5, RequesterIP: strings.Clone("203.0.113.45"),
+			RequesterUserAgent: strings.Clone("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+			CreatedAt:          now, ExpiresAt: now.Add(5 * time.Minute), Version: 1,
+		})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(heap()-before)/float64(b.N), "bytes/session")
+	runtime.KeepAlive(h)
 }

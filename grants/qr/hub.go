@@ -39,7 +39,8 @@ type hubEntry struct {
 	// notification must not send readers to the store: Publish follows at once.
 	// swallowed is the newest version announced meanwhile.
 	writing, swallowed int64
-	// changed is closed when the session changes, then replaced.
+	// changed is closed when the session changes; it is made when a reader first
+	// asks for it (Snapshot), so sessions nobody waits on cost no channel.
 	changed  chan struct{}
 	nextPoll time.Time
 	interval time.Duration
@@ -53,15 +54,17 @@ func NewHub() *Hub {
 func (h *Hub) entry(id string) *hubEntry {
 	e := h.sessions[id]
 	if e == nil {
-		e = &hubEntry{changed: make(chan struct{})}
+		e = &hubEntry{}
 		h.sessions[id] = e
 	}
 	return e
 }
 
 func (e *hubEntry) wake() {
-	close(e.changed)
-	e.changed = make(chan struct{})
+	if e.changed != nil {
+		close(e.changed)
+		e.changed = nil
+	}
 }
 
 // Publish records a session snapshot read from or written to the store, and wakes
@@ -161,6 +164,9 @@ func (h *Hub) Snapshot(id string) (s storage.QRSession, changed <-chan struct{},
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.entry(id)
+	if e.changed == nil {
+		e.changed = make(chan struct{})
+	}
 	return e.session, e.changed, e.known && !e.stale
 }
 
