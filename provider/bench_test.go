@@ -66,6 +66,8 @@ func benchNode(b *testing.B, s *benchServer, store storage.Storage, issuer strin
 		Issuer: issuer, Dev: true, Secret: secret, AdminToken: "admin-token",
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		QRInterval: time.Second, QRTTL: ttl, Now: c.Now,
+		// One phone signs in thousands of times.
+		NoRateLimits: true,
 	}, store)
 	if err != nil {
 		b.Fatalf("provider.New: %v", err)
@@ -431,4 +433,141 @@ func benchPercentile(sorted []time.Duration, p int) time.Duration {
 	}
 	i := max((len(sorted)*p+99)/100, 1)
 	return sorted[i-1]
+}
+
+// benchLogin runs one complete QR login of ph for scope and returns the tokens.
+func benchLogin(b *testing.B, q *qrEnv, ph *phone, scope string) pollAnswer {
+	b.Helper()
+	da := benchAuthorize(b, q, q.shell, scope)
+	sc := ph.scan(b, da.VerificationURIComplete)
+	if sc.Status != http.StatusOK {
+		b.Fatalf("scan = %+v", sc)
+	}
+	if c := ph.confirm(b, sc.ConfirmToken, true, ""); c.Decision != "approved" {
+		b.Fatalf("confirm = %+v", c)
+	}
+	a := q.poll(b, q.shell, da.DeviceCode, 0)
+	if a.Status != http.StatusOK || a.AccessToken == "" {
+		b.Fatalf("poll after approval = %+v", a)
+	}
+	return a
+}
+
+// benchTokenRequest posts form to the token endpoint as client c, for a goroutine
+// other than the benchmark's; it returns the answer or an error naming what was
+// wrong with it.
+func benchTokenRequest(q *qrEnv, c admin.ClientInfo, form url.Values) (pollAnswer, error) {
+	req, _ := http.NewRequest(http.MethodPost, q.issuer+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
+	resp, err := q.srv.Client().Do(req)
+	if err != nil {
+		return pollAnswer{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return pollAnswer{}, err
+	}
+	a := pollAnswer{Status: resp.StatusCode}
+	if err := json.Unmarshal(body, &a); err != nil || resp.StatusCode != http.StatusOK {
+		return a, fmt.Errorf("token endpoint: %d %s", resp.StatusCode, body)
+	}
+	return a, nil
+}
+
+// runParallelRequests runs request from 16 concurrent clients (8 per core) until
+// b.N are done, failing b with the first error, and reports requests/s as unit and,
+// on PostgreSQL, the statements and transactions per request.
+func runParallelRequests(b *testing.B, store storage.Storage, unit string, setup func() (func() error, error)) {
+	b.Helper()
+	counted, _ := store.(storage.Counted)
+	var before storage.Counts
+	if counted != nil {
+		before = counted.Counts()
+	}
+	b.SetParallelism(8)
+	var failed atomic.Value
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		request, err := setup()
+		if err != nil {
+			failed.Store(err.Error())
+			return
+		}
+		for pb.Next() {
+			if err := request(); err != nil {
+				failed.Store(err.Error())
+				return
+			}
+		}
+	})
+	if msg := failed.Load(); msg != nil {
+		b.Fatal(msg)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+	if counted != nil {
+		c := counted.Counts().Sub(before)
+		b.ReportMetric(float64(c.Statements)/float64(b.N), "db-statements/op")
+		b.ReportMetric(float64(c.Transactions)/float64(b.N), "db-transactions/op")
+	}
+}
+
+// BenchmarkClientCredentials measures client_credentials grants (an opaque access
+// token stored per grant) from 16 concurrent clients through the listener.
+func BenchmarkClientCredentials(b *testing.B) {
+	for _, st := range benchStores {
+		b.Run(st.name+"-16clients", func(b *testing.B) {
+			store := st.open(b)
+			q := benchQREnv(b, store, 0)
+			machine, err := q.p.Admin().CreateClient(context.Background(), admin.ClientMetadata{ClientName: "Batch job",
+				GrantTypes: []string{admin.GrantClientCredentials}, Scope: "profile"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			form := url.Values{"grant_type": {"client_credentials"}, "scope": {"profile"}}
+			runParallelRequests(b, store, "grants/s", func() (func() error, error) {
+				return func() error {
+					a, err := benchTokenRequest(q, machine, form)
+					if err == nil && a.AccessToken == "" {
+						err = fmt.Errorf("no access token: %+v", a)
+					}
+					return err
+				}, nil
+			})
+		})
+	}
+}
+
+// BenchmarkRefresh measures refresh token grants that also issue a new ES256 ID
+// token (scope openid offline_access): each of 16 concurrent clients signs in once
+// by QR (untimed, before the timer) and then refreshes again and again with the
+// rotated refresh token of its last answer.
+func BenchmarkRefresh(b *testing.B) {
+	for _, st := range benchStores {
+		b.Run(st.name+"-16clients", func(b *testing.B) {
+			store := st.open(b)
+			q := benchQREnv(b, store, 0)
+			ph := q.newPhone(b, "alice", testPassword, "bench-phone")
+			tokens := make(chan string, 64)
+			for range cap(tokens) {
+				tokens <- benchLogin(b, q, ph, "openid offline_access").RefreshToken
+			}
+			runParallelRequests(b, store, "refreshes/s", func() (func() error, error) {
+				refreshToken := <-tokens
+				return func() error {
+					a, err := benchTokenRequest(q, q.shell, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
+					switch {
+					case err != nil:
+						return err
+					case a.RefreshToken == "" || a.RefreshToken == refreshToken || a.IDToken == "":
+						return fmt.Errorf("refresh answer without a new refresh token and ID token: %+v", a)
+					}
+					refreshToken = a.RefreshToken
+					return nil
+				}, nil
+			})
+		})
+	}
 }
