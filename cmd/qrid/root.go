@@ -66,6 +66,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newHealthcheckCmd(),
 		a.newLoginCmd(),
 		a.newPhoneCmd(),
+		a.newBenchCmd(),
 	)
 	return root
 }

@@ -1,0 +1,62 @@
+package loadtest
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// TestReadMetrics reads the metrics as a qrid registry serves them: the Go and
+// process collectors and the held-polls gauge.
+func TestReadMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	held := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricHeldPolls, Help: "Token long-polls being held right now."})
+	reg.MustRegister(held, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	held.Set(7)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	defer srv.Close()
+
+	w := newWire(2)
+	defer w.close()
+	watch := &serverWatch{reader: &metricsReader{wire: w, url: srv.URL}}
+	s, err := watch.sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.HeldPolls != 7 {
+		t.Errorf("held polls %v, want 7", s.HeldPolls)
+	}
+	if s.HeapInuseBytes <= 0 || s.Goroutines < 1 {
+		t.Errorf("heap in use %v, goroutines %v: want both read", s.HeapInuseBytes, s.Goroutines)
+	}
+	if s.ResidentBytes <= 0 {
+		t.Errorf("resident memory %v: want it read (Linux has a process collector)", s.ResidentBytes)
+	}
+
+	held.Set(3)
+	if _, err := watch.sample(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := watch.stats()
+	if st.Start.HeldPolls != 7 || st.Peak.HeldPolls != 7 || st.End.HeldPolls != 3 {
+		t.Errorf("start %v peak %v end %v held polls, want 7, 7, 3", st.Start.HeldPolls, st.Peak.HeldPolls, st.End.HeldPolls)
+	}
+}
+
+func TestReadMetricsErrors(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(promhttp.Handler())
+	srv.Close() // nothing listens any more
+	w := newWire(2)
+	defer w.close()
+	_, err := (&metricsReader{wire: w, url: srv.URL + "/metrics"}).read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "cannot read the server's metrics at "+srv.URL+"/metrics") {
+		t.Errorf("err = %v, want it to name the metrics URL", err)
+	}
+}
