@@ -399,7 +399,11 @@ type QRSessionStore interface {
 	// (the session changed since old was read: read it again and retry) or a digest
 	// of next is taken; ErrNotFound when there is no session old.ID. Like
 	// UpdateQRSession it keeps the immutable fields and publishes the change once it
-	// is durable.
+	// is durable, except a change to QRConsumed: nothing waits on a consumed
+	// session (a node that still thinks it approved finds out when its own swap
+	// fails), and on PostgreSQL a notification in token delivery's synchronous
+	// transaction would hold the database-wide notification lock through the WAL
+	// flush, queueing every other QR step behind it.
 	SwapQRSession(ctx context.Context, old, next QRSession, events ...AuditEvent) (QRSession, error)
 	// CountPendingQRSessions counts sessions of clientID still pending or scanned
 	// and not expired at now (the cap on open sessions per client).

@@ -199,7 +199,9 @@ func (s *Store) SwapQRSession(ctx context.Context, old, next storage.QRSession, 
 		}
 		d.putQRSession(u, next)
 		updated = cloneQRSession(next)
-		s.publishQR(ctx, qrChange{next.ID, next.Version})
+		if next.State != storage.QRConsumed {
+			s.publishQR(ctx, qrChange{next.ID, next.Version})
+		}
 		return nil
 	})
 	if err != nil {

@@ -45,8 +45,12 @@
 //     Nothing is ever delivered on a step that could be lost: token delivery
 //     consumes the session in a transaction of the synchronous pool, and flushing its
 //     commit record flushes every WAL record before it, including the approval it
-//     relied on. Everything else (clients, users, devices, tokens, keys, audit events
-//     of their own) commits synchronously.
+//     relied on. The DPoP replay cache (UseDPoPProof), written on every request of a
+//     DPoP-bound phone, commits relaxed too: such a crash could forget the proofs of
+//     that last fraction of a second, which would let those proofs (signed, bound to
+//     one method and URL, sent over TLS) be replayed within the rest of their
+//     60-second window. Everything else (clients, users, devices, tokens, keys,
+//     audit events of their own) commits synchronously.
 //
 //   - Errors go through one translator: pgx.ErrNoRows becomes storage.ErrNotFound, a
 //     unique violation (SQLSTATE 23505) storage.ErrConflict, and a foreign key

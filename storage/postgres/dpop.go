@@ -8,9 +8,10 @@ import (
 )
 
 // UseDPoPProof records (jkt, jti) as used until expiresAt in one conditional
-// INSERT; storage.ErrConflict if the row exists already.
+// INSERT; storage.ErrConflict if the row exists already. It commits relaxed, like
+// the QR steps (see the package documentation).
 func (s *Store) UseDPoPProof(ctx context.Context, jkt, jti string, expiresAt time.Time) error {
-	tag, err := s.q(ctx).Exec(ctx, `INSERT INTO dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3)
+	tag, err := s.qRelaxed(ctx).Exec(ctx, `INSERT INTO dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT ON CONSTRAINT dpop_proofs_pkey DO NOTHING`, jkt, jti, expiresAt.UTC())
 	if err != nil {
 		return translate(err)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
 	"github.com/qrid/qrid/migrations"
@@ -103,11 +104,14 @@ func MigrationStatus(ctx context.Context, databaseURL string) (MigrationState, e
 }
 
 // connectForMigrations opens one connection and returns it with its current schema.
+// The URL is parsed as the server's pool parses it, so that pool settings in it
+// (pool_max_conns and the like) are accepted, not sent to PostgreSQL.
 func connectForMigrations(ctx context.Context, databaseURL string) (*pgx.Conn, string, error) {
-	cfg, err := pgx.ParseConfig(databaseURL)
+	poolCfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, "", fmt.Errorf("postgres: invalid database URL: %w", err)
 	}
+	cfg := poolCfg.ConnConfig
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("postgres: cannot reach database %q on %s:%d: %w",

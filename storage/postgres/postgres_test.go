@@ -137,6 +137,23 @@ func TestMigrate(t *testing.T) {
 		}
 	})
 
+	t.Run("ok/pool_settings_in_the_url", func(t *testing.T) {
+		// The server's URL may tune its pool; migrating on it must work too.
+		t.Parallel()
+		u := postgres.NewTestUnmigratedDatabase(t) + "&pool_max_conns=7&pool_min_conns=1"
+		if err := postgres.Migrate(t.Context(), u); err != nil {
+			t.Fatalf("Migrate with pool settings in the URL: %v", err)
+		}
+		s, err := postgres.Open(t.Context(), u)
+		if err != nil {
+			t.Fatalf("Open with pool settings in the URL: %v", err)
+		}
+		defer s.Close()
+		if got := s.Pool().Config().MaxConns; got != 7 {
+			t.Errorf("pool_max_conns=7 gave a pool of %d", got)
+		}
+	})
+
 	t.Run("fail/unreachable", func(t *testing.T) {
 		t.Parallel()
 		u := "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=10"

@@ -176,7 +176,8 @@ func (s *Store) SwapQRSession(ctx context.Context, old, next storage.QRSession, 
 				confirm_expires_at = $15, scanned_at = $16, decided_at = $17, deny_reason = $18,
 				version = version + 1
 			WHERE id = $1 AND version = $2
-			RETURNING `+qrSessionColumns+`, `+qrNotifySQL+` AS notified
+			RETURNING `+qrSessionColumns+`,
+				CASE WHEN state <> 'consumed' THEN `+qrNotifySQL+` END AS notified
 		), audited AS (
 			INSERT INTO audit_events (`+auditColumns+`)
 			SELECT * FROM unnest($19::text[], $20::timestamptz[], $21::text[], $22::text[], $23::text[],

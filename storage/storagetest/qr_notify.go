@@ -212,6 +212,25 @@ func qrNotificationScenarios() []scenario {
 				t.Fatalf("heard %+v before the marker's creation: a refused or rolled-back change was published", got)
 			}
 		}},
+		{"swaps_are_heard_but_not_consumption", func(t *testing.T, s storage.Storage) {
+			l := StartQRListener(t, notifierOf(t, s))
+			mustCreateOwners(t, s, []string{"c1"}, nil)
+			old := sampleQRSession("q1", "c1")
+			mustCreateQRSession(t, s, old)
+			approved := old
+			approved.State = storage.QRApproved
+			stored, err := s.SwapQRSession(t.Context(), old, approved)
+			must(t, err, "SwapQRSession to approved")
+			l.Expect(t, QRChange{"q1", 1}, QRChange{"q1", 2})
+			consumed := stored
+			consumed.State = storage.QRConsumed
+			_, err = s.SwapQRSession(t.Context(), stored, consumed)
+			must(t, err, "SwapQRSession to consumed")
+			mustCreateQRSession(t, s, sampleQRSession("marker", "c1"))
+			if got := l.Next(t, "q1", "marker"); got != (QRChange{"marker", 1}) {
+				t.Fatalf("heard %+v before the marker's creation: the consumption was published", got)
+			}
+		}},
 		{"change_in_a_transaction_is_heard_after_commit", func(t *testing.T, s storage.Storage) {
 			l := StartQRListener(t, notifierOf(t, s))
 			mustCreateOwners(t, s, []string{"c1"}, nil)
