@@ -410,6 +410,9 @@ func (p *Provider) readAuthzForm(w http.ResponseWriter, r *http.Request) (fosite
 // error and state when the redirect URI is trusted (RFC 6749 §4.1.2.1), otherwise an
 // error page — never a redirect to an unverified URI.
 func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	if p.refuseIfStoreUnreachable(w, "authorization", err) {
+		return
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		p.log.Error("authorization failed", "err", err, "debug", rfc.DebugField)

@@ -41,6 +41,9 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	}
 	fc, err := p.deviceAuthClient(ctx, r)
 	if err != nil {
+		if p.refuseIfStoreUnreachable(w, "device authorization", err) {
+			return
+		}
 		rfc := fosite.ErrorToRFC6749Error(err)
 		p.logOAuthError("device authorization refused", err)
 		if rfc.CodeField == http.StatusUnauthorized {

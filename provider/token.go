@@ -41,6 +41,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		if ctx.Err() != nil {
 			return // the client went away during a long-poll
 		}
+		if p.refuseIfStoreUnreachable(w, "token request", err) {
+			return
+		}
 		p.logOAuthError("token request refused", err)
 		p.oauth2.WriteAccessError(ctx, w, ar, err)
 		return
@@ -58,6 +61,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
+		if p.refuseIfStoreUnreachable(w, "token response", err) {
+			return
+		}
 		p.logOAuthError("token response failed", err)
 		p.oauth2.WriteAccessError(ctx, w, ar, err)
 		return
@@ -120,6 +126,9 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	ir, err := p.oauth2.NewIntrospectionRequest(ctx, r, newSession())
 	if err != nil {
+		if p.refuseIfStoreUnreachable(w, "introspection", err) {
+			return
+		}
 		p.logOAuthError("introspection refused", err)
 		p.oauth2.WriteIntrospectionError(ctx, w, err)
 		return
@@ -133,6 +142,9 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	err := p.oauth2.NewRevocationRequest(ctx, r)
 	if err != nil {
+		if p.refuseIfStoreUnreachable(w, "revocation", err) {
+			return
+		}
 		p.logOAuthError("revocation refused", err)
 	}
 	p.oauth2.WriteRevocationResponse(ctx, w, err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,7 @@ type faultServer struct {
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	exited    chan struct{} // closed when cmd has ended
+	stderr    *syncBuffer   // the log of the current run
 	adminURL  string
 }
 
@@ -54,7 +56,7 @@ func (s *faultServer) start() {
 		close(exited)
 	}()
 	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
+	s.cmd, s.exited, s.stderr = cmd, exited, stderr
 	s.mu.Unlock()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -74,12 +76,22 @@ func (s *faultServer) start() {
 }
 
 // kill sends SIGKILL to the running server.
-func (s *faultServer) kill() {
+func (s *faultServer) kill() { s.signal(os.Kill) }
+
+// signal sends sig to the running server.
+func (s *faultServer) signal(sig os.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.cmd.Process.Kill(); err != nil {
-		s.t.Errorf("kill: %v", err)
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Errorf("signal %v: %v", sig, err)
 	}
+}
+
+// running returns the current run's process and a channel closed when it ends.
+func (s *faultServer) running() (*exec.Cmd, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd, s.exited
 }
 
 // faultHTTP makes requests that are retried while the server is down, and records
@@ -123,7 +135,7 @@ func (h *faultHTTP) doWith(client *http.Client, method, uri string, header map[s
 		// The server is being killed or restarted: try again.
 		h.connErrs.Add(1)
 		if time.Now().After(h.deadline) {
-			return 0, nil, fmt.Errorf("%s %s: %w (server down past the deadline)", method, uri, err)
+			return 0, nil, fmt.Errorf("%s %s: %w (no answer, and the deadline for retries has passed)", method, uri, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -165,12 +177,7 @@ func TestKillMidQRLogins(t *testing.T) {
 	dbURL := postgres.NewTestDatabase(t)
 	start := time.Now()
 
-	bin := filepath.Join(t.TempDir(), "qrid")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/qrid")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildQrid(t)
 	buildTime := time.Since(start)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -194,46 +201,8 @@ func TestKillMidQRLogins(t *testing.T) {
 	}
 	defer h.client.CloseIdleConnections()
 
-	// A first-party device client (no number matching) and the users.
-	var client struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if status, err := h.json(http.MethodPost, srv.adminURL+"/admin/v1/clients", faultAdminToken, nil, map[string]any{
-		"client_name": "fault", "grant_types": []string{faultDeviceGrant}, "first_party": true,
-	}, &client); err != nil || status != http.StatusCreated || client.ClientSecret == "" {
-		t.Fatalf("create client: %d %v %+v", status, err, client)
-	}
-	phoneTokens := make([]string, faultUsers)
+	client, phoneTokens := createFaultAccounts(t, h, srv.adminURL, issuer, faultUsers)
 	var wg sync.WaitGroup
-	for u := range faultUsers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name, pass := fmt.Sprintf("fault%d", u), fmt.Sprintf("fault password %d", u)
-			if status, err := h.json(http.MethodPost, srv.adminURL+"/admin/v1/users", faultAdminToken, nil,
-				map[string]any{"username": name, "password": pass}, nil); err != nil || status != http.StatusCreated {
-				t.Errorf("create user %s: %d %v", name, status, err)
-				return
-			}
-			var login struct {
-				Token string `json:"token"`
-			}
-			status, err := h.json(http.MethodPost, issuer+"/api/mobile/v1/login", "", nil, map[string]any{
-				"username": name, "password": pass, "device_id": fmt.Sprintf("phone-%d", u),
-				"device_type": "cli", "device_name": fmt.Sprintf("Fault phone %d", u),
-			}, &login)
-			if err != nil || status != http.StatusOK || login.Token == "" {
-				t.Errorf("phone login %s: %d %v", name, status, err)
-				return
-			}
-			phoneTokens[u] = login.Token
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
 
 	// 100 QR sessions, asked for from two PC addresses since device authorizations
 	// are limited to 60 at once per address (the whole of 127.0.0.0/8 is loopback).
@@ -487,6 +456,69 @@ func TestKillMidQRLogins(t *testing.T) {
 		buildTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), downtime.Round(time.Millisecond),
 		atKillConfirmed, atKillDelivered, counts, perRun[1], perRun[2], confirmed.Load(), rescans.Load(),
 		confirmRetries.Load(), h.connErrs.Load())
+}
+
+// buildQrid builds the qrid binary into a temporary directory of t and returns its
+// path.
+func buildQrid(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "qrid")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/qrid")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// faultClient is the confidential first-party device client of the fault tests (no
+// number matching).
+type faultClient struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// createFaultAccounts registers a faultClient through the admin API and creates the
+// users fault0, fault1, ..., each signed in to the app on the phone phone-<n>
+// through the public mobile API; it returns the client and the phones' device
+// tokens.
+func createFaultAccounts(t *testing.T, h *faultHTTP, adminURL, issuer string, users int) (faultClient, []string) {
+	t.Helper()
+	var client faultClient
+	if status, err := h.json(http.MethodPost, adminURL+"/admin/v1/clients", faultAdminToken, nil, map[string]any{
+		"client_name": "fault", "grant_types": []string{faultDeviceGrant}, "first_party": true,
+	}, &client); err != nil || status != http.StatusCreated || client.ClientSecret == "" {
+		t.Fatalf("create client: %d %v %+v", status, err, client)
+	}
+	phoneTokens := make([]string, users)
+	var wg sync.WaitGroup
+	for u := range users {
+		wg.Go(func() {
+			name, pass := fmt.Sprintf("fault%d", u), fmt.Sprintf("fault password %d", u)
+			if status, err := h.json(http.MethodPost, adminURL+"/admin/v1/users", faultAdminToken, nil,
+				map[string]any{"username": name, "password": pass}, nil); err != nil || status != http.StatusCreated {
+				t.Errorf("create user %s: %d %v", name, status, err)
+				return
+			}
+			var login struct {
+				Token string `json:"token"`
+			}
+			status, err := h.json(http.MethodPost, issuer+"/api/mobile/v1/login", "", nil, map[string]any{
+				"username": name, "password": pass, "device_id": fmt.Sprintf("phone-%d", u),
+				"device_type": "cli", "device_name": fmt.Sprintf("Fault phone %d", u),
+			}, &login)
+			if err != nil || status != http.StatusOK || login.Token == "" {
+				t.Errorf("phone login %s: %d %v", name, status, err)
+				return
+			}
+			phoneTokens[u] = login.Token
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return client, phoneTokens
 }
 
 func basicAuth(id, secret string) string {

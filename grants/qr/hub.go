@@ -35,6 +35,11 @@ type hubEntry struct {
 	stale   bool // a version newer than session.Version was announced
 	// announced is the newest version a notification reported.
 	announced int64
+	// rewind is set by Reset: the next Publish replaces the session even with an
+	// older version, since a store that lost its last commits (PostgreSQL crashed
+	// with relaxed commits, or failed over to a replica that lagged) goes back in
+	// time, and the hub must follow it rather than wait for a version that is gone.
+	rewind bool
 	// writing is the version this node is storing right now (Expect), whose
 	// notification must not send readers to the store: Publish follows at once.
 	// swallowed is the newest version announced meanwhile.
@@ -68,15 +73,17 @@ func (e *hubEntry) wake() {
 }
 
 // Publish records a session snapshot read from or written to the store, and wakes
-// the session's waiters if it is newer than what the hub knew.
+// the session's waiters if it is newer than what the hub knew (or, after Reset,
+// older).
 func (h *Hub) Publish(s storage.QRSession) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.entry(s.ID)
-	if e.known && s.Version < e.session.Version {
+	if e.known && s.Version < e.session.Version && !e.rewind {
 		return
 	}
-	newer := !e.known || s.Version > e.session.Version
+	moved := !e.known || s.Version != e.session.Version
+	e.rewind = false
 	if e.known && e.session.ConfirmTokenDigest != s.ConfirmTokenDigest {
 		delete(h.byConfirm, e.session.ConfirmTokenDigest)
 	}
@@ -90,7 +97,7 @@ func (h *Hub) Publish(s storage.QRSession) {
 	if s.DeviceCodeDigest != "" {
 		h.byDevice[s.DeviceCodeDigest] = s.ID
 	}
-	if newer {
+	if moved {
 		e.wake()
 	}
 }
@@ -148,12 +155,14 @@ func (h *Hub) Settle(id string) {
 }
 
 // Reset marks every cached session stale and wakes every waiter: the store's
-// notifications may have been missed (a listener reconnected).
+// notifications may have been missed (a listener reconnected). What the store
+// answers next is taken as it is, even when older than the cached session or than
+// a version announced before: the store may have lost its last commits.
 func (h *Hub) Reset() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range h.sessions {
-		e.stale = true
+		e.stale, e.rewind, e.announced = true, true, 0
 		e.wake()
 	}
 }

@@ -472,6 +472,9 @@ func (s *Service) Poll(ctx context.Context, clientID, deviceCode string, wait ti
 	for {
 		sess, changed, fresh := s.hub.Snapshot(id)
 		if !fresh {
+			if err := ctx.Err(); err != nil {
+				return PollResult{}, err
+			}
 			loaded, err := s.store.GetQRSession(ctx, id)
 			if err != nil {
 				if errors.Is(err, storage.ErrNotFound) {

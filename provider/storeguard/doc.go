@@ -39,10 +39,21 @@
 // (held long-polls, login-page event streams) are left to finish: they notice failing
 // store calls on their own, and a stream that only waits costs nothing.
 //
-// The guard decides nothing about the store's data: it never retries writes and
-// never hides an error from a handler. Between the store returning and the guard's
-// next ping (at most RetryMax) requests are still refused; that is the price of not
-// letting every request find out for itself.
+// The requests let through before the guard has noticed an outage find out for
+// themselves, and their handlers answer whatever they answer for a failed store call,
+// most often 500. So that clients see one answer for one situation, the middleware
+// also looks at what handlers answer: a 503 without Retry-After gets the guard's, and
+// any other 5xx is replaced by the guard's 503 when the store does not answer at that
+// moment (the guard knows it is down, or a ping made there and then fails; a 5xx
+// while the store answers is a real server fault and passes unchanged). A handler
+// whose library turns a store failure into something else (fosite answers
+// invalid_client when the client cannot be read) calls Refuse itself when
+// IsConnectionError recognises the cause.
+//
+// The guard decides nothing about the store's data: it never retries writes, and a
+// handler still sees every error its store calls return. Between the store returning
+// and the guard's next ping (at most RetryMax) requests are still refused; that is
+// the price of not letting every request find out for itself.
 //
 // Wiring (provider.go): a field guard *storeguard.Guard on Provider; in New, after
 // p.metrics is made and before p.public = p.routes():

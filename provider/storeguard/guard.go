@@ -75,6 +75,8 @@ type Guard struct {
 	log   *slog.Logger
 
 	down atomic.Bool
+	// watching is true from Start to Close.
+	watching atomic.Bool
 	// retryAfter is the current retry delay while down, in whole seconds (≥ 1).
 	retryAfter atomic.Int64
 	// nudge asks the watcher for a ping now (buffered: requests coalesce).
@@ -115,6 +117,7 @@ func (g *Guard) Start(ctx context.Context) {
 		g.mu.Lock()
 		g.stop = cancel
 		g.mu.Unlock()
+		g.watching.Store(true)
 		go g.watch(ctx)
 	})
 }
@@ -125,6 +128,7 @@ func (g *Guard) Close() {
 	g.stopOnce.Do(func() {
 		started := false
 		g.startOnce.Do(func() {}) // a later Start does nothing
+		g.watching.Store(false)
 		g.mu.Lock()
 		if g.stop != nil {
 			g.stop()

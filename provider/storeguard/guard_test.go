@@ -220,10 +220,66 @@ func TestGuard(t *testing.T) {
 		failing := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "the store failed", http.StatusInternalServerError)
 		}))
-		if a := serve(t, failing, "/oauth2/token"); a.status != http.StatusInternalServerError {
-			t.Fatalf("the handler's own answer was replaced: %d", a.status)
-		}
+		serve(t, failing, "/oauth2/token")
+		// The next scheduled ping is an hour away: only the 5xx answer explains this.
 		waitDown(t, g, true)
+	})
+
+	t.Run("fail/a_5xx_while_the_store_is_gone_becomes_503", func(t *testing.T) {
+		// The guard has not noticed yet: the handler found out first.
+		store := &fakeStore{}
+		g := start(t, store, slow)
+		eventually(t, "the first ping", func() bool { return store.count() >= 1 })
+		store.set(errGone)
+		failing := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, "<p>the store failed</p>")
+		}))
+		a := serve(t, failing, "/api/mobile/v1/devices")
+		if a.status != http.StatusServiceUnavailable || a.body["error"] != "temporarily_unavailable" || a.body["message"] == "" {
+			t.Fatalf("a 500 while the store is gone = %d %v, want the guard's 503", a.status, a.body)
+		}
+		if n, err := strconv.Atoi(a.retryAfter); err != nil || n < 1 {
+			t.Fatalf("Retry-After = %q, want a number of seconds", a.retryAfter)
+		}
+	})
+
+	t.Run("ok/a_5xx_while_the_store_answers_is_left_alone", func(t *testing.T) {
+		store := &fakeStore{}
+		g := start(t, store, slow)
+		failing := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "a bug", http.StatusInternalServerError)
+		}))
+		rec := httptest.NewRecorder()
+		failing.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/oauth2/token", nil))
+		if rec.Code != http.StatusInternalServerError || rec.Body.String() != "a bug\n" || rec.Header().Get("Retry-After") != "" {
+			t.Fatalf("a 500 while the store answers = %d %q (Retry-After %q), want it unchanged",
+				rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		}
+	})
+
+	t.Run("ok/every_503_has_a_retry_after", func(t *testing.T) {
+		g := start(t, &fakeStore{}, slow)
+		for _, own := range []string{"", "7"} {
+			unavailable := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if own != "" {
+					w.Header().Set("Retry-After", own)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, `{"error":"unavailable","message":"Not now."}`)
+			}))
+			a := serve(t, unavailable, "/.well-known/jwks.json")
+			want := own
+			if want == "" {
+				want = strconv.FormatInt(int64(g.RetryAfter()/time.Second), 10)
+			}
+			if a.status != http.StatusServiceUnavailable || a.retryAfter != want || a.body["error"] != "unavailable" {
+				t.Fatalf("a handler's 503 (Retry-After %q) = %d %v with Retry-After %q, want its own answer with Retry-After %q",
+					own, a.status, a.body, a.retryAfter, want)
+			}
+		}
 	})
 
 	t.Run("ok/metrics", func(t *testing.T) {
