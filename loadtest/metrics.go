@@ -15,10 +15,13 @@ import (
 // The server metrics a run reads (provider/metrics.go registers the Go and process
 // collectors next to qrid's own).
 const (
-	metricResident   = "process_resident_memory_bytes"
-	metricHeapInuse  = "go_memstats_heap_inuse_bytes"
-	metricGoroutines = "go_goroutines"
-	metricHeldPolls  = "qrid_qr_held_polls"
+	metricResident            = "process_resident_memory_bytes"
+	metricHeapInuse           = "go_memstats_heap_inuse_bytes"
+	metricGoroutines          = "go_goroutines"
+	metricHeldPolls           = "qrid_qr_held_polls"
+	metricDBStatements        = "qrid_db_statements_total"
+	metricDBTransactions      = "qrid_db_transactions_total"
+	metricDBWriteTransactions = "qrid_db_write_transactions_total"
 )
 
 // metricsReader reads the server's Prometheus metrics.
@@ -65,6 +68,10 @@ func parseMetrics(buf *bytes.Buffer) (ServerSample, error) {
 		HeapInuseBytes: value(metricHeapInuse),
 		Goroutines:     value(metricGoroutines),
 		HeldPolls:      value(metricHeldPolls),
+
+		DBStatements:        value(metricDBStatements),
+		DBTransactions:      value(metricDBTransactions),
+		DBWriteTransactions: value(metricDBWriteTransactions),
 	}, nil
 }
 
@@ -109,6 +116,10 @@ func (s *serverWatch) sample(ctx context.Context) (ServerSample, error) {
 		HeapInuseBytes: max(s.peak.HeapInuseBytes, v.HeapInuseBytes),
 		Goroutines:     max(s.peak.Goroutines, v.Goroutines),
 		HeldPolls:      max(s.peak.HeldPolls, v.HeldPolls),
+		// Counters only grow: the peak is the last reading.
+		DBStatements:        v.DBStatements,
+		DBTransactions:      v.DBTransactions,
+		DBWriteTransactions: v.DBWriteTransactions,
 	}
 	return v, nil
 }

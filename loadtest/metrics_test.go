@@ -17,8 +17,15 @@ func TestReadMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	held := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricHeldPolls, Help: "Token long-polls being held right now."})
-	reg.MustRegister(held, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	statements := prometheus.NewCounter(prometheus.CounterOpts{Name: metricDBStatements, Help: "Statements."})
+	transactions := prometheus.NewCounter(prometheus.CounterOpts{Name: metricDBTransactions, Help: "Transactions."})
+	writes := prometheus.NewCounter(prometheus.CounterOpts{Name: metricDBWriteTransactions, Help: "Writing transactions."})
+	reg.MustRegister(held, statements, transactions, writes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	held.Set(7)
+	statements.Add(100)
+	transactions.Add(60)
+	writes.Add(40)
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	defer srv.Close()
 
@@ -40,12 +47,19 @@ func TestReadMetrics(t *testing.T) {
 	}
 
 	held.Set(3)
+	statements.Add(50) // 10 iterations of 5 statements, 3 transactions, 2 writing
+	transactions.Add(30)
+	writes.Add(20)
 	if _, err := watch.sample(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	st := watch.stats()
 	if st.Start.HeldPolls != 7 || st.Peak.HeldPolls != 7 || st.End.HeldPolls != 3 {
 		t.Errorf("start %v peak %v end %v held polls, want 7, 7, 3", st.Start.HeldPolls, st.Peak.HeldPolls, st.End.HeldPolls)
+	}
+	report := &Report{Completed: 10, Server: st}
+	if s, tx, w, ok := report.DatabasePerIteration(); !ok || s != 5 || tx != 3 || w != 2 {
+		t.Errorf("database per iteration = %v statements, %v transactions, %v writing (%v); want 5, 3, 2", s, tx, w, ok)
 	}
 }
 

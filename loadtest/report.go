@@ -86,6 +86,25 @@ type ServerSample struct {
 	Goroutines float64 `json:"goroutines"`
 	// HeldPolls is qrid_qr_held_polls, the token long-polls held.
 	HeldPolls float64 `json:"held_polls"`
+	// DBStatements, DBTransactions and DBWriteTransactions are the counters
+	// qrid_db_statements_total, qrid_db_transactions_total and
+	// qrid_db_write_transactions_total (PostgreSQL only; 0 on the memory store).
+	DBStatements        float64 `json:"db_statements,omitempty"`
+	DBTransactions      float64 `json:"db_transactions,omitempty"`
+	DBWriteTransactions float64 `json:"db_write_transactions,omitempty"`
+}
+
+// DatabasePerIteration is what the server sent to its database per completed
+// iteration between the start and the end samples; ok is false on a server that
+// does not count (the memory store) or when nothing completed.
+func (r *Report) DatabasePerIteration() (statements, transactions, writes float64, ok bool) {
+	s := r.Server
+	if s == nil || r.Completed == 0 || s.End.DBStatements == 0 {
+		return 0, 0, 0, false
+	}
+	n := float64(r.Completed)
+	return (s.End.DBStatements - s.Start.DBStatements) / n, (s.End.DBTransactions - s.Start.DBTransactions) / n,
+		(s.End.DBWriteTransactions - s.Start.DBWriteTransactions) / n, true
 }
 
 // HoldStats is the outcome of hold mode.
@@ -170,6 +189,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "held polls\t%.0f\t%.0f\t%.0f\n", s.Start.HeldPolls, s.Peak.HeldPolls, s.End.HeldPolls)
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if st, tx, wr, ok := r.DatabasePerIteration(); ok && r.Hold == nil {
+			fmt.Fprintf(w, "Database, per completed iteration: %.2f statements, %.2f transactions (%.2f writing)\n", st, tx, wr)
 		}
 	}
 	return nil

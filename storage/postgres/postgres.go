@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,8 +34,17 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invalid database URL: %w", err)
 	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	return open(ctx, cfg)
 }
+
+// DefaultMaxConns is the size of the synchronous pool when the database URL does
+// not set pool_max_conns (pgx's own default, 4 on a 2-core machine, starves the
+// token endpoint: a synchronous commit holds its connection through the WAL flush).
+// The relaxed pool gets half as many. A URL's pool_max_conns sets both.
+const DefaultMaxConns = 16
 
 // open makes the pool of cfg, with the statement counter, and pings the database.
 func open(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
@@ -42,6 +52,9 @@ func open(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	cfg.ConnConfig.Tracer = c
 	relaxedCfg := cfg.Copy()
 	relaxedCfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	if cfg.MaxConns == DefaultMaxConns {
+		relaxedCfg.MaxConns = DefaultMaxConns / 2
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

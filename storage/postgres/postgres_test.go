@@ -74,6 +74,9 @@ func TestOpen(t *testing.T) {
 		if s.Pool() == nil {
 			t.Fatal("Pool() is nil")
 		}
+		if got := s.Pool().Config().MaxConns; got != postgres.DefaultMaxConns {
+			t.Errorf("a URL without pool_max_conns gave a pool of %d, want %d", got, postgres.DefaultMaxConns)
+		}
 	})
 }
 
