@@ -37,14 +37,22 @@ type wire struct {
 }
 
 // newWire returns a wire that keeps up to idle connections open to the server.
-func newWire(idle int) *wire {
+func newWire(idle int) *wire { return newWireTo(idle, "") }
+
+// newWireTo is newWire whose connections all go to addr (host:port), whatever
+// the URL's host, when addr is set: another node of the deployment.
+func newWireTo(idle int, addr string) *wire {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if addr != "" {
+		dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		}
+	}
 	tr := &http.Transport{
 		// The server is measured directly, never through a proxy.
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:               nil,
+		DialContext:         dial,
 		MaxIdleConns:        0, // no limit but the per-host one
 		MaxIdleConnsPerHost: idle,
 		MaxConnsPerHost:     0,

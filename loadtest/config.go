@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -44,6 +45,12 @@ type Config struct {
 	// MetricsURL is where the server's Prometheus metrics are; "" means
 	// Issuer + "/metrics", where qrid serves them.
 	MetricsURL string
+	// PhoneAddr, when set, is the host:port of another node of the same deployment
+	// (same issuer, same database): the phones' requests go there while the PCs'
+	// go to the issuer's address, so that every approval crosses from one node to
+	// the other through the database. The phones still use the issuer's URLs (and
+	// their DPoP proofs name them), as they would behind a load balancer.
+	PhoneAddr string
 	// Concurrency is the number of workers: virtual PC and phone pairs in login
 	// mode, pollers in poll mode, relying parties in cc and refresh modes. In hold
 	// mode it bounds the setup's parallel requests.
@@ -87,6 +94,11 @@ func (cfg *Config) check() error {
 		add("the issuer %v", err)
 	} else if strings.HasSuffix(cfg.Issuer, "/") {
 		add("the issuer %q must not end with a slash", cfg.Issuer)
+	}
+	if cfg.PhoneAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.PhoneAddr); err != nil {
+			add("the phones' address %q is not host:port", cfg.PhoneAddr)
+		}
 	}
 	if cfg.MetricsURL != "" {
 		if err := checkHTTPURL(cfg.MetricsURL); err != nil {

@@ -15,13 +15,15 @@ import (
 
 // run is one run of the load test.
 type run struct {
-	cfg      Config
-	runID    string
-	wire     *wire
-	provider *oidc.Provider
-	rp       *relyingParty
-	server   *serverWatch
-	fixture  fixture
+	cfg   Config
+	runID string
+	wire  *wire
+	// phoneWire carries the phones' requests: wire, or one to Config.PhoneAddr.
+	phoneWire *wire
+	provider  *oidc.Provider
+	rp        *relyingParty
+	server    *serverWatch
+	fixture   fixture
 
 	// outMu serializes the progress lines and hints; hintOnce says the rate
 	// limit hint once.
@@ -58,6 +60,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r := &run{cfg: cfg, runID: newRunID(), wire: newWire(idle)}
 	defer r.wire.close()
+	r.phoneWire = r.wire
+	if cfg.PhoneAddr != "" {
+		r.phoneWire = newWireTo(2*cfg.Concurrency+16, cfg.PhoneAddr)
+		defer r.phoneWire.close()
+	}
 	r.server = &serverWatch{reader: &metricsReader{wire: r.wire, url: cfg.MetricsURL}}
 	if err := r.discover(ctx); err != nil {
 		return nil, err

@@ -171,7 +171,7 @@ func (r *run) signIn(ctx context.Context, username, password string) (*phone, er
 	}
 	base := r.cfg.Issuer + mobileAPIPath
 	p := &phone{
-		wire:       r.wire,
+		wire:       r.phoneWire,
 		scanURL:    base + "/qr/scan",
 		confirmURL: base + "/qr/confirm",
 		deviceID:   deviceID,

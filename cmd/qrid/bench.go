@@ -22,6 +22,7 @@ type benchFlags struct {
 	admin       adminFlags
 	issuer      string
 	metricsURL  string
+	phoneAddr   string
 	concurrency int
 	duration    time.Duration
 	count       int
@@ -97,6 +98,7 @@ func (a *app) newBenchCmd() *cobra.Command {
 	pf.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file (-: to standard output, instead of the table)")
 	pf.DurationVar(&f.progress, "progress", time.Second, "print a progress line on standard error this often (0: never)")
 	pf.StringVar(&f.metricsURL, "metrics-url", "", "URL of the server's Prometheus metrics (default: the issuer's /metrics)")
+	pf.StringVar(&f.phoneAddr, "phone-addr", "", "host:port of a second node of the same deployment: the phones talk to it, the PCs to the issuer's node, so every approval crosses nodes")
 	pf.BoolVar(&f.keep, "keep", false, "keep the client and users the run created")
 	pf.BoolVar(&f.dpop, "dpop", true, "bind the phones' device tokens to a key with DPoP (RFC 9449), as the mobile app does")
 	// --endpoint, as the other admin commands call it; the environment's
@@ -182,6 +184,7 @@ func (f *benchFlags) config(mode loadtest.Mode) (loadtest.Config, error) {
 		Mode:          mode,
 		Issuer:        f.issuer,
 		MetricsURL:    f.metricsURL,
+		PhoneAddr:     f.phoneAddr,
 		Concurrency:   f.concurrency,
 		Duration:      f.duration,
 		Count:         f.count,
