@@ -435,24 +435,6 @@ func benchPercentile(sorted []time.Duration, p int) time.Duration {
 	return sorted[i-1]
 }
 
-// benchLogin runs one complete QR login of ph for scope and returns the tokens.
-func benchLogin(b *testing.B, q *qrEnv, ph *phone, scope string) pollAnswer {
-	b.Helper()
-	da := benchAuthorize(b, q, q.shell, scope)
-	sc := ph.scan(b, da.VerificationURIComplete)
-	if sc.Status != http.StatusOK {
-		b.Fatalf("scan = %+v", sc)
-	}
-	if c := ph.confirm(b, sc.ConfirmToken, true, ""); c.Decision != "approved" {
-		b.Fatalf("confirm = %+v", c)
-	}
-	a := q.poll(b, q.shell, da.DeviceCode, 0)
-	if a.Status != http.StatusOK || a.AccessToken == "" {
-		b.Fatalf("poll after approval = %+v", a)
-	}
-	return a
-}
-
 // benchTokenRequest posts form to the token endpoint as client c, for a goroutine
 // other than the benchmark's; it returns the answer or an error naming what was
 // wrong with it.
@@ -552,7 +534,7 @@ func BenchmarkRefresh(b *testing.B) {
 			ph := q.newPhone(b, "alice", testPassword, "bench-phone")
 			tokens := make(chan string, 64)
 			for range cap(tokens) {
-				tokens <- benchLogin(b, q, ph, "openid offline_access").RefreshToken
+				tokens <- q.qrLogin(b, ph, "openid offline_access").RefreshToken
 			}
 			runParallelRequests(b, store, "refreshes/s", func() (func() error, error) {
 				refreshToken := <-tokens

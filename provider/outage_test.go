@@ -316,18 +316,7 @@ func TestOutagePostgres(t *testing.T) {
 			t.Fatalf("ID token after the outage: %v", err)
 		}
 		// The phone signed in before the outage signs a PC in with a QR.
-		da := q.authorize(t, q.shell, "openid profile")
-		sc := ph.scan(t, da.VerificationURIComplete)
-		if sc.Status != http.StatusOK {
-			t.Fatalf("scan after the outage = %+v", sc)
-		}
-		if c := ph.confirm(t, sc.ConfirmToken, true, ""); c.Decision != "approved" {
-			t.Fatalf("confirm after the outage = %+v", c)
-		}
-		a := q.poll(t, q.shell, da.DeviceCode, 0)
-		if a.Status != http.StatusOK || a.IDToken == "" {
-			t.Fatalf("poll after the approval = %+v", a)
-		}
+		a := q.qrLogin(t, ph, "openid profile")
 		if _, err := q.verifier(q.shell.ClientID).Verify(q.ctx(), a.IDToken); err != nil {
 			t.Fatalf("QR ID token after the outage: %v", err)
 		}

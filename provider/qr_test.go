@@ -240,6 +240,25 @@ func (p *phone) scan(t testing.TB, content string) scanAnswer {
 	return a
 }
 
+// qrLogin signs a PC in as the shell client with ph approving: device
+// authorization, scan, confirm and the poll that gets the tokens.
+func (q *qrEnv) qrLogin(tb testing.TB, ph *phone, scope string) pollAnswer {
+	tb.Helper()
+	da := benchAuthorize(tb, q, q.shell, scope)
+	sc := ph.scan(tb, da.VerificationURIComplete)
+	if sc.Status != http.StatusOK {
+		tb.Fatalf("scan = %+v", sc)
+	}
+	if c := ph.confirm(tb, sc.ConfirmToken, true, ""); c.Decision != "approved" {
+		tb.Fatalf("confirm = %+v", c)
+	}
+	a := q.poll(tb, q.shell, da.DeviceCode, 0)
+	if a.Status != http.StatusOK || a.AccessToken == "" || (strings.Contains(scope, "openid") && a.IDToken == "") {
+		tb.Fatalf("poll after the approval = %+v", a)
+	}
+	return a
+}
+
 type confirmAnswer struct {
 	Status   int
 	Error    string `json:"error"`

@@ -19,6 +19,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -106,6 +107,17 @@ type Client struct {
 	FirstParty bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// Clone returns a copy of c that shares no slice with it.
+func (c Client) Clone() Client {
+	c.SecretDigest = slices.Clone(c.SecretDigest)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+	c.GrantTypes = slices.Clone(c.GrantTypes)
+	c.ResponseTypes = slices.Clone(c.ResponseTypes)
+	c.Scopes = slices.Clone(c.Scopes)
+	return c
 }
 
 // ClientStore keeps registered clients.

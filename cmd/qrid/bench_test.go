@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -10,60 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/qrid/qrid/loadtest"
 )
-
-// startServe runs `qrid serve --dev` with extra flags in-process until the test
-// ends, on a port picked before it starts so that the issuer names it.
-func startServe(t *testing.T, extra ...string) devServer {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		issuer := "http://" + addr
-
-		stdout, stderr := newSyncBuffer(), newSyncBuffer()
-		a := &app{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr, lookupEnv: mapEnv(nil)}
-		ctx, cancel := context.WithCancel(context.Background())
-		exited := make(chan struct{})
-		go func() {
-			defer close(exited)
-			a.run(ctx, append([]string{"serve", "--dev", "--issuer", issuer, "--addr", addr, "--admin-addr", "127.0.0.1:0"}, extra...))
-		}()
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case <-exited:
-			case <-time.After(25 * time.Second):
-				t.Errorf("serve did not stop within 25s of cancellation; stderr:\n%s", stderr.String())
-			}
-		})
-		if _, ok := waitOutput(t, stderr, exited, 30*time.Second, "both listening log lines", func(s string) bool {
-			return len(listeningRE.FindAllString(s, -1)) == 2
-		}); !ok {
-			if strings.Contains(stderr.String(), "cannot listen on --addr "+addr) && attempt < 3 {
-				continue // the port was taken in between
-			}
-			t.Fatalf("serve exited before listening; stderr:\n%s", stderr.String())
-		}
-		banner, ok := waitOutput(t, stdout, exited, 10*time.Second, "the dev banner", exportRE.MatchString)
-		if !ok {
-			t.Fatalf("serve exited before its banner; stderr:\n%s", stderr.String())
-		}
-		exported := exportRE.FindStringSubmatch(banner)
-		return devServer{
-			issuer:   issuer,
-			adminEnv: map[string]string{"QRID_ENDPOINT": exported[1], "QRID_ADMIN_TOKEN": exported[2]},
-			stderr:   stderr,
-		}
-	}
-}
 
 // runBench runs qrid bench against s and returns its result and JSON report
 // (nil when it wrote none).
@@ -122,7 +70,7 @@ func checkCleanedUp(t *testing.T, s devServer) {
 
 func TestBench(t *testing.T) {
 	t.Parallel()
-	s := startServe(t, "--rate-limits=false")
+	s := startDevServer(t, "--rate-limits=false")
 
 	t.Run("login", func(t *testing.T) {
 		r, report := runBench(t, s, "login", "-c", "2", "-n", "10", "--progress", "0")
@@ -229,7 +177,7 @@ func TestBench(t *testing.T) {
 
 func TestBenchRateLimitedServer(t *testing.T) {
 	t.Parallel()
-	s := startServe(t) // rate limits on: 60 device authorizations at once per address
+	s := startDevServer(t) // rate limits on: 60 device authorizations at once per address
 	r, report := runBench(t, s, "poll", "--sessions", "70", "-n", "1", "--progress", "0")
 	if r.code != 1 || report != nil {
 		t.Fatalf("exit %d, report %v; want a failure without a report\nstdout:\n%s", r.code, report, r.stdout)

@@ -107,14 +107,15 @@ var (
 	bannerPasswordRE = regexp.MustCompile(`username=demo password=(\S+)`)
 )
 
-// startDevServer runs `qrid serve --dev` in-process until the test ends. The issuer
-// must name the public listener (the phone's scan checks the QR's URL against it, and
-// qrid login checks the discovery document's issuer), so the port is picked before
-// qrid starts; a port taken in between is tried again with another.
-func startDevServer(t *testing.T) devServer {
+// startDevServer runs `qrid serve --dev` with the extra flags in-process until the
+// test ends. The issuer must name the public listener (the phone's scan checks the
+// QR's URL against it, and qrid login checks the discovery document's issuer), so the
+// port is picked before qrid starts; a port taken in between is tried again with
+// another.
+func startDevServer(t *testing.T, extra ...string) devServer {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		s, ok := tryStartDevServer(t)
+		s, ok := tryStartDevServer(t, extra)
 		if ok {
 			return s
 		}
@@ -125,7 +126,7 @@ func startDevServer(t *testing.T) devServer {
 }
 
 // tryStartDevServer returns false when serve could not listen on the picked port.
-func tryStartDevServer(t *testing.T) (devServer, bool) {
+func tryStartDevServer(t *testing.T, extra []string) (devServer, bool) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,7 +144,7 @@ func tryStartDevServer(t *testing.T) (devServer, bool) {
 	started := false // listening: from then on serve must end cleanly
 	go func() {
 		defer close(exited)
-		code = a.run(ctx, []string{"serve", "--dev", "--issuer", issuer, "--addr", addr, "--admin-addr", "127.0.0.1:0"})
+		code = a.run(ctx, append([]string{"serve", "--dev", "--issuer", issuer, "--addr", addr, "--admin-addr", "127.0.0.1:0"}, extra...))
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -147,13 +147,7 @@ func BenchmarkPendingSessionMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	b.ResetTimer()
 	for b.Loop() {
 		a, err := svc.Authorize(ctx, AuthorizeRequest{ClientID: "tv", Scopes: []string{"openid", "profile", "offline_access"},
@@ -167,7 +161,7 @@ func BenchmarkPendingSessionMemory(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(heap()-before)/float64(b.N), "bytes/session")
+	b.ReportMetric(float64(liveHeap()-before)/float64(b.N), "bytes/session")
 	runtime.KeepAlive(store)
 	runtime.KeepAlive(svc)
 }
@@ -180,13 +174,7 @@ func BenchmarkPendingSessionMemory(b *testing.B) {
 func BenchmarkHubSessionMemory(b *testing.B) {
 	h := NewHub()
 	device, user := benchDigest("d"), benchDigest("u")
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	i := 0
 	for b.Loop() {
 		i++
@@ -204,6 +192,14 @@ func BenchmarkHubSessionMemory(b *testing.B) {
 		})
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(heap()-before)/float64(b.N), "bytes/session")
+	b.ReportMetric(float64(liveHeap()-before)/float64(b.N), "bytes/session")
 	runtime.KeepAlive(h)
+}
+
+// liveHeap is the heap in use by live objects, after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

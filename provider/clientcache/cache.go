@@ -3,7 +3,6 @@ package clientcache
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -215,18 +214,7 @@ func (e entry) result() (storage.Client, error) {
 	if !e.found {
 		return storage.Client{}, storage.ErrNotFound
 	}
-	return clone(e.client), nil
-}
-
-// clone copies c deeply enough that no slice is shared with the cache.
-func clone(c storage.Client) storage.Client {
-	c.SecretDigest = slices.Clone(c.SecretDigest)
-	c.RedirectURIs = slices.Clone(c.RedirectURIs)
-	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
-	c.GrantTypes = slices.Clone(c.GrantTypes)
-	c.ResponseTypes = slices.Clone(c.ResponseTypes)
-	c.Scopes = slices.Clone(c.Scopes)
-	return c
+	return e.client.Clone(), nil
 }
 
 func isContextError(err error) bool {

@@ -14,7 +14,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 		if _, ok := d.clients[c.ID]; ok {
 			return storage.ErrConflict
 		}
-		put(u, d.clients, c.ID, cloneClient(c))
+		put(u, d.clients, c.ID, c.Clone())
 		return nil
 	})
 }
@@ -27,7 +27,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error
 		if !ok {
 			return storage.ErrNotFound
 		}
-		c = cloneClient(stored)
+		c = stored.Clone()
 		return nil
 	})
 	return c, err
@@ -39,7 +39,7 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	err := s.read(ctx, func(d *data) error {
 		clients = make([]storage.Client, 0, len(d.clients))
 		for _, c := range d.clients {
-			clients = append(clients, cloneClient(c))
+			clients = append(clients, c.Clone())
 		}
 		return nil
 	})
@@ -59,13 +59,13 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(old sto
 		if !ok {
 			return storage.ErrNotFound
 		}
-		next, err := update(cloneClient(old))
+		next, err := update(old.Clone())
 		if err != nil {
 			return err
 		}
 		next.ID, next.CreatedAt = old.ID, old.CreatedAt
-		put(u, d.clients, id, cloneClient(next))
-		updated = cloneClient(next)
+		put(u, d.clients, id, next.Clone())
+		updated = next.Clone()
 		return nil
 	})
 	if err != nil {
@@ -95,14 +95,4 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		d.deleteQRSessionsOf(u, id)
 		return nil
 	})
-}
-
-func cloneClient(c storage.Client) storage.Client {
-	c.SecretDigest = slices.Clone(c.SecretDigest)
-	c.RedirectURIs = slices.Clone(c.RedirectURIs)
-	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
-	c.GrantTypes = slices.Clone(c.GrantTypes)
-	c.ResponseTypes = slices.Clone(c.ResponseTypes)
-	c.Scopes = slices.Clone(c.Scopes)
-	return c
 }
