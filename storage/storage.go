@@ -1,10 +1,14 @@
 // Package storage defines everything qrid keeps: the Storage interface, the plain value
-// structs it stores, and the two sentinel errors every backend returns.
+// structs it stores, and the sentinel errors every backend returns: ErrNotFound,
+// ErrConflict and, departing from the two of DESIGN §5, ErrTooMany, because the cap
+// on a client's open QR sessions is checked by the statement that creates one
+// (CreateQRSessionCapped) and its refusal is neither of the other two.
 //
 // The shape follows dex: one interface, a regular verb grid (Create, Get, List, Update,
 // Delete) and GarbageCollect. Conditional changes are single calls that either succeed
-// or return ErrConflict (DeactivateTokenSession, CreateSigningKey, RotateSigningKey), or
-// compare-and-swap closures (UpdateClient) that a SQL backend runs inside a
+// or return ErrConflict (DeactivateTokenSession, CreateSigningKey, RotateSigningKey,
+// SwapQRSession, a compare-and-swap on a QR session's version), or compare-and-swap
+// closures (UpdateClient, UpdateQRSession) that a SQL backend runs inside a
 // transaction. A backend never decides in Go what a single conditional statement can
 // decide in the database.
 //
