@@ -17,6 +17,7 @@ import (
 const (
 	metricResident            = "process_resident_memory_bytes"
 	metricHeapInuse           = "go_memstats_heap_inuse_bytes"
+	metricStackInuse          = "go_memstats_stack_inuse_bytes"
 	metricGoroutines          = "go_goroutines"
 	metricHeldPolls           = "qrid_qr_held_polls"
 	metricDBStatements        = "qrid_db_statements_total"
@@ -64,10 +65,11 @@ func parseMetrics(buf *bytes.Buffer) (ServerSample, error) {
 		return sum
 	}
 	return ServerSample{
-		ResidentBytes:  value(metricResident),
-		HeapInuseBytes: value(metricHeapInuse),
-		Goroutines:     value(metricGoroutines),
-		HeldPolls:      value(metricHeldPolls),
+		ResidentBytes:   value(metricResident),
+		HeapInuseBytes:  value(metricHeapInuse),
+		StackInuseBytes: value(metricStackInuse),
+		Goroutines:      value(metricGoroutines),
+		HeldPolls:       value(metricHeldPolls),
 
 		DBStatements:        value(metricDBStatements),
 		DBTransactions:      value(metricDBTransactions),
@@ -112,10 +114,11 @@ func (s *serverWatch) sample(ctx context.Context) (ServerSample, error) {
 	}
 	s.last = v
 	s.peak = ServerSample{
-		ResidentBytes:  max(s.peak.ResidentBytes, v.ResidentBytes),
-		HeapInuseBytes: max(s.peak.HeapInuseBytes, v.HeapInuseBytes),
-		Goroutines:     max(s.peak.Goroutines, v.Goroutines),
-		HeldPolls:      max(s.peak.HeldPolls, v.HeldPolls),
+		ResidentBytes:   max(s.peak.ResidentBytes, v.ResidentBytes),
+		HeapInuseBytes:  max(s.peak.HeapInuseBytes, v.HeapInuseBytes),
+		StackInuseBytes: max(s.peak.StackInuseBytes, v.StackInuseBytes),
+		Goroutines:      max(s.peak.Goroutines, v.Goroutines),
+		HeldPolls:       max(s.peak.HeldPolls, v.HeldPolls),
 		// Counters only grow: the peak is the last reading.
 		DBStatements:        v.DBStatements,
 		DBTransactions:      v.DBTransactions,
@@ -132,4 +135,18 @@ func (s *serverWatch) stats() *ServerStats {
 		return nil
 	}
 	return &ServerStats{MetricsURL: s.reader.url, Start: s.start, End: s.last, Peak: s.peak}
+}
+
+// liveMemory asks the server for a garbage collection (the admin listener's heap
+// profile with gc=1, behind the admin token) and then reads its heap in use plus
+// its goroutine stacks; ok is false when either cannot be done.
+func (r *run) liveMemory(ctx context.Context) (bytes float64, ok bool) {
+	if _, err := r.cfg.Admin(ctx, http.MethodGet, "/debug/pprof/heap?gc=1", nil); err != nil {
+		return 0, false
+	}
+	s, err := r.server.reader.read(ctx)
+	if err != nil || s.HeapInuseBytes == 0 {
+		return 0, false
+	}
+	return s.HeapInuseBytes + s.StackInuseBytes, true
 }

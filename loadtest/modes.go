@@ -188,6 +188,7 @@ func (r *run) hold(ctx context.Context, sessions []deviceAuthorization) (*Report
 		return nil, fmt.Errorf("hold mode counts the held polls in the server's metrics: %w", err)
 	}
 	baseline := int64(before.HeldPolls)
+	liveBefore, liveOK := r.liveMemory(ctx)
 	tally := &errorTally{counts: make(map[string]int64)}
 	var reissued atomic.Int64
 	var peak atomic.Int64
@@ -239,6 +240,10 @@ func (r *run) hold(ctx context.Context, sessions []deviceAuthorization) (*Report
 	if ramp == 0 && ctx.Err() == nil {
 		r.printf("warning: the server never held all %d long-polls at once (at most %d)\n", len(sessions), peak.Load())
 	}
+	var liveHeld float64
+	if liveOK && ramp > 0 {
+		liveHeld, liveOK = r.liveMemory(ctx)
+	}
 	sleepContext(ctx, r.cfg.Duration)
 	if s, err := r.server.sample(ctx); err == nil {
 		held(s)
@@ -274,6 +279,10 @@ func (r *run) hold(ctx context.Context, sessions []deviceAuthorization) (*Report
 		RampSeconds:      ramp.Seconds(),
 		HeldAfterRelease: int64(after.HeldPolls) - baseline,
 		Reissued:         reissued.Load(),
+	}
+	if liveOK && liveHeld > 0 && report.Hold.Held > 0 {
+		report.Hold.LiveBeforeBytes, report.Hold.LiveHeldBytes = liveBefore, liveHeld
+		report.Hold.PerPollBytes = (liveHeld - liveBefore) / float64(report.Hold.Held)
 	}
 	report.Server = r.server.stats()
 	return report, nil

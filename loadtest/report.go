@@ -82,6 +82,8 @@ type ServerSample struct {
 	ResidentBytes float64 `json:"resident_memory_bytes"`
 	// HeapInuseBytes is go_memstats_heap_inuse_bytes.
 	HeapInuseBytes float64 `json:"heap_inuse_bytes"`
+	// StackInuseBytes is go_memstats_stack_inuse_bytes, the goroutines' stacks.
+	StackInuseBytes float64 `json:"stack_inuse_bytes,omitempty"`
 	// Goroutines is go_goroutines.
 	Goroutines float64 `json:"goroutines"`
 	// HeldPolls is qrid_qr_held_polls, the token long-polls held.
@@ -123,6 +125,14 @@ type HoldStats struct {
 	// Reissued counts the long-polls the server answered when their wait ran out,
 	// sent again at once.
 	Reissued int64 `json:"reissued"`
+	// LiveBeforeBytes and LiveHeldBytes are the server's live memory (heap in use
+	// plus goroutine stacks, read right after a garbage collection the run asks
+	// for through the admin listener's /debug/pprof/heap?gc=1) with the sessions
+	// made but no poll held, and with all of them held; PerPollBytes is the
+	// difference per held poll. All 0 when they could not be read.
+	LiveBeforeBytes float64 `json:"live_before_bytes,omitempty"`
+	LiveHeldBytes   float64 `json:"live_held_bytes,omitempty"`
+	PerPollBytes    float64 `json:"per_poll_bytes,omitempty"`
 }
 
 // WriteJSON writes r as indented JSON.
@@ -164,6 +174,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "time to hold all\t%s\n", ramp)
 		fmt.Fprintf(tw, "reissued\t%d\n", h.Reissued)
 		fmt.Fprintf(tw, "held after release\t%d\n", h.HeldAfterRelease)
+		if h.LiveHeldBytes > 0 {
+			fmt.Fprintf(tw, "live memory, none held\t%s\n", formatBytes(h.LiveBeforeBytes))
+			fmt.Fprintf(tw, "live memory, all held\t%s\n", formatBytes(h.LiveHeldBytes))
+			fmt.Fprintf(tw, "per held poll\t%.1f KiB\n", h.PerPollBytes/1024)
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}

@@ -31,7 +31,18 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	session := newSession()
-	ar, err := p.oauth2.NewAccessRequest(ctx, r, session)
+	// A long-poll is held here, once fosite has returned, rather than deep inside
+	// it: the goroutine's stack can shrink while it waits, and fosite's request is
+	// garbage by then. The request is then parsed again and answered at once.
+	ar, err := p.oauth2.NewAccessRequest(qr.DeferWait(ctx), r, session)
+	var waiting *qr.Waiting
+	if errors.As(err, &waiting) {
+		if p.qr.Wait(ctx, waiting) != nil {
+			return // the client went away during the long-poll
+		}
+		session = newSession()
+		ar, err = p.oauth2.NewAccessRequest(qr.Resume(ctx), r, session)
+	}
 	if err != nil {
 		var poll *qr.PollError
 		if errors.As(err, &poll) {

@@ -149,6 +149,11 @@ func TestBench(t *testing.T) {
 		if !strings.Contains(r.stdout, "qrid bench hold: 20 long-polls held of 20 in ") {
 			t.Errorf("the table does not report 20 held:\n%s", r.stdout)
 		}
+		// The server's live memory is read after collections the run asks for
+		// through the admin listener; 20 polls are too few to weigh reliably.
+		if h.LiveBeforeBytes <= 0 || h.LiveHeldBytes <= 0 || !strings.Contains(r.stdout, "live memory, all held") {
+			t.Errorf("hold %+v: want the live memory before and while held\n%s", *h, r.stdout)
+		}
 		if report.Server == nil || report.Server.Peak.HeldPolls < 20 {
 			t.Errorf("server stats %+v, want a peak of 20 held polls or more", report.Server)
 		}

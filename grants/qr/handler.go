@@ -107,8 +107,13 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 		wait = time.Duration(n) * time.Second
 	}
 	res, err := h.Service.Poll(ctx, ar.GetClient().GetID(), code, wait)
-	var slow *ErrSlowDown
+	var (
+		slow    *ErrSlowDown
+		waiting *Waiting
+	)
 	switch {
+	case errors.As(err, &waiting):
+		return waiting // the token endpoint waits, then asks again (DeferWait)
 	case errors.As(err, &slow):
 		return &PollError{RFC: ErrSlowDownPolling, Interval: int(slow.Interval / time.Second)}
 	case errors.Is(err, ErrUnknownDeviceCode):

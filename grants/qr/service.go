@@ -468,7 +468,9 @@ func (s *Service) Poll(ctx context.Context, clientID, deviceCode string, wait ti
 		s.hub.Publish(sess)
 		id = sess.ID
 	}
-	checked, woken := false, false
+	// A resumed poll has waited already (DeferWait): it answers at once.
+	resumed := ctx.Value(resumedKey{}) != nil
+	checked, woken := resumed, resumed
 	for {
 		sess, changed, fresh := s.hub.Snapshot(id)
 		if !fresh {
@@ -504,12 +506,15 @@ func (s *Service) Poll(ctx context.Context, clientID, deviceCode string, wait ti
 			checked = true
 		}
 		if woken || !now.Before(deadline) {
-			s.hub.PollAnswered(id, now, wait > 0)
+			s.hub.PollAnswered(id, now, wait > 0 || resumed)
 			return PollResult{Status: PollPending, Session: sess}, nil
 		}
 		until := deadline
 		if sess.ExpiresAt.Before(until) {
 			until = sess.ExpiresAt
+		}
+		if ctx.Value(deferWaitKey{}) != nil {
+			return PollResult{}, &Waiting{id: id, changed: changed, until: until}
 		}
 		timer := time.NewTimer(until.Sub(now))
 		s.held.Add(1)
@@ -531,6 +536,55 @@ func (s *Service) Poll(ctx context.Context, clientID, deviceCode string, wait ti
 		}
 		s.held.Add(-1)
 	}
+}
+
+// Waiting is Poll's answer, instead of holding the request, under a context made
+// by DeferWait: the caller waits with Service.Wait where it chooses, then polls again
+// with the context made by Resume, which answers at once. qrid's token endpoint waits
+// after fosite has returned, on a shallow stack, so that a held long-poll keeps as
+// little memory as it can while it waits.
+type Waiting struct {
+	id      string
+	changed <-chan struct{}
+	until   time.Time
+}
+
+func (w *Waiting) Error() string { return "qr: the poll waits for a change of its session" }
+
+type (
+	deferWaitKey struct{}
+	resumedKey   struct{}
+)
+
+// DeferWait returns a context under which Poll answers *Waiting instead of holding
+// the request.
+func DeferWait(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferWaitKey{}, true)
+}
+
+// Resume returns a context for polling again after Wait: the poll answers at once,
+// and was counted against the polling interval when it first came in.
+func Resume(ctx context.Context) context.Context {
+	return context.WithValue(ctx, resumedKey{}, true)
+}
+
+// Wait holds the caller until the session of w changes, the poll's wait or the
+// session ends, or the service drains; it returns ctx's error when ctx ends first.
+// The caller is counted in HeldPolls meanwhile.
+func (s *Service) Wait(ctx context.Context, w *Waiting) error {
+	timer := time.NewTimer(w.until.Sub(s.cfg.Now()))
+	defer timer.Stop()
+	s.held.Add(1)
+	defer s.held.Add(-1)
+	select {
+	case <-w.changed:
+	case <-timer.C:
+	case <-s.draining:
+	case <-ctx.Done():
+		s.hub.PollAnswered(w.id, s.cfg.Now(), false)
+		return ctx.Err()
+	}
+	return nil
 }
 
 // Watch returns the session as it is now and a channel that is closed at its next
