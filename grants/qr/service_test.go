@@ -159,3 +159,53 @@ func waitHeld(t *testing.T, svc *Service) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestDeferredWait: under DeferWait a poll that would wait answers *Waiting instead;
+// Wait holds (counted in HeldPolls) until the session changes; the poll asked again
+// under Resume answers at once, with the change, and is not told slow_down although
+// the clock has not moved past the interval.
+func TestDeferredWait(t *testing.T) {
+	svc, _, _ := newTestService(t)
+	ctx := context.Background()
+	a, err := svc.Authorize(ctx, AuthorizeRequest{ClientID: "tv", Scopes: []string{"openid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Poll(DeferWait(ctx), "tv", a.DeviceCode, 25*time.Second)
+	var w *Waiting
+	if !errors.As(err, &w) {
+		t.Fatalf("poll under DeferWait = %v, want *Waiting", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- svc.Wait(ctx, w) }()
+	waitHeld(t, svc)
+	if _, err := svc.Scan(ctx, ScanRequest{QR: a.VerificationURIComplete, AccountID: "alice", DeviceID: "phone"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait was not ended by the scan")
+	}
+	res, err := svc.Poll(Resume(ctx), "tv", a.DeviceCode, 25*time.Second)
+	if err != nil || res.Status != PollPending || res.Session.State != storage.QRScanned {
+		t.Fatalf("resumed poll = %+v, %v; want pending, scanned, at once", res, err)
+	}
+	if n := svc.HeldPolls(); n != 0 {
+		t.Errorf("%d polls still counted as held", n)
+	}
+
+	// A client that goes away ends its Wait with its context's error.
+	_, err = svc.Poll(DeferWait(ctx), "tv", a.DeviceCode, 25*time.Second)
+	if !errors.As(err, &w) {
+		t.Fatalf("second poll under DeferWait = %v, want *Waiting", err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := svc.Wait(gone, w); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait of a client gone = %v, want context.Canceled", err)
+	}
+}
