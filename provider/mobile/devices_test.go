@@ -46,8 +46,15 @@ func TestAuthentication(t *testing.T) {
 			}
 			wantError(t, r, tt.wantStatus, tt.wantCode)
 			if tt.wantStatus == http.StatusUnauthorized {
-				if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="qrid-mobile"` {
-					t.Errorf("WWW-Authenticate %q", got)
+				// RFC 6750 §3.1: error="invalid_token" when a token was sent but is
+				// not valid for this device, nothing when there were no credentials.
+				want := `Bearer realm="qrid-mobile"`
+				switch tt.name {
+				case "fail/unknown_token", "fail/huge_token", "fail/revoked", "fail/other_device", "fail/device_id_case":
+					want += `, error="invalid_token"`
+				}
+				if got := r.header.Get("WWW-Authenticate"); got != want {
+					t.Errorf("WWW-Authenticate %q, want %q", got, want)
 				}
 			}
 		})

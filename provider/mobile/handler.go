@@ -212,6 +212,20 @@ func (h *Handler) authed(next authedFunc) http.HandlerFunc {
 			w.Header().Add("WWW-Authenticate", dpopChallenge)
 			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, format, args...))
 		}
+		// A token that was sent but is not (or no longer) valid is named so in the
+		// challenge of its scheme (RFC 6750 §3.1, RFC 9449 §7.1); a request without
+		// credentials gets the bare challenges.
+		denyToken := func(scheme, format string, args ...any) {
+			bearer, dp := authRealm, dpopChallenge
+			if strings.EqualFold(scheme, "DPoP") {
+				dp += `, error="invalid_token"`
+			} else {
+				bearer += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", bearer)
+			w.Header().Add("WWW-Authenticate", dp)
+			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, format, args...))
+		}
 		if len(r.Header.Values("Authorization")) > 1 || len(r.Header.Values("X-Device-Id")) > 1 {
 			writeError(w, invalidRequest("Send the Authorization and X-Device-Id headers once each."))
 			return
@@ -227,12 +241,12 @@ func (h *Handler) authed(next authedFunc) http.HandlerFunc {
 			return
 		}
 		if len(token) > maxTokenLen {
-			deny("The device token is not valid; sign in again.")
+			denyToken(scheme, "The device token is not valid; sign in again.")
 			return
 		}
 		device, err := h.Store.GetDeviceByToken(r.Context(), h.DeviceTokens.String(token))
 		if errors.Is(err, storage.ErrNotFound) {
-			deny("The device token is not valid; sign in again.")
+			denyToken(scheme, "The device token is not valid; sign in again.")
 			return
 		}
 		if err != nil {
@@ -242,7 +256,7 @@ func (h *Handler) authed(next authedFunc) http.HandlerFunc {
 		if device.DeviceID != deviceID {
 			h.log.InfoContext(r.Context(), "mobile token used with another device ID",
 				"account_id", device.AccountID, "device", device.ID, "ip", clientIP(r))
-			deny("The device token was issued to another device.")
+			denyToken(scheme, "The device token was issued to another device.")
 			return
 		}
 		var de *dpopError
