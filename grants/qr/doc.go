@@ -9,6 +9,9 @@
 //     parses what a phone scanned. Only keyed digests of the secrets are stored.
 //   - service.go runs sessions on a storage.Storage: Authorize, Scan, Confirm, Poll
 //     (with the long-poll extension: wait up to 25 s for a change) and Consume.
+//     Under DeferWait, Poll answers *Waiting instead of holding the request; the
+//     caller waits with Service.Wait and polls again under Resume. qrid's token
+//     endpoint does so, to wait after fosite has returned, on a shallow stack.
 //   - hub.go is one node's live view of its sessions: a cache that lets a poll read
 //     nothing from the database, the wake-ups of waiting polls and event streams, and
 //     RFC 8628's polling interval and slow_down. Changes made on other nodes reach it
