@@ -16,10 +16,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -29,9 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qrid/qrid/provider"
 	"github.com/qrid/qrid/provider/admin"
-	"github.com/qrid/qrid/storage/postgres"
 )
 
 const (
@@ -108,34 +104,7 @@ func TestSoakQRLogins(t *testing.T) {
 		n = v
 	}
 
-	dbURL := postgres.NewTestDatabase(t)
-	secret := randomSecret(t)
-	var nodes [2]*provider.Provider
-	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		node := nodes[0]
-		if r.Header.Get("X-Node") == "b" {
-			node = nodes[1]
-		}
-		node.PublicHandler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(lb.Close)
-	for i := range nodes {
-		p, err := provider.New(context.Background(), provider.Config{
-			Issuer: lb.URL, Dev: true, Secret: secret, AdminToken: "admin-token", QRInterval: time.Second,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}, postgres.OpenTestStore(t, dbURL))
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-		t.Cleanup(p.Close)
-		nodes[i] = p
-	}
-	e := &env{t: t, srv: lb, p: nodes[0], issuer: lb.URL, secret: secret}
-	shell, err := nodes[0].Admin().CreateClient(context.Background(), admin.ClientMetadata{ClientName: "qrid shell", FirstParty: true,
-		GrantTypes: []string{admin.GrantDeviceCode}, Scope: "openid profile"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, nodes, shell := newTwoNodes(t)
 	verifier := e.verifier(shell.ClientID)
 
 	// Everything below must finish by this deadline.
@@ -198,7 +167,7 @@ func TestSoakQRLogins(t *testing.T) {
 				var r struct {
 					Token string `json:"token"`
 				}
-				status, err := p.call(ctx, phoneClients[u%2], lb.URL, "/api/mobile/v1/login", map[string]any{
+				status, err := p.call(ctx, phoneClients[u%2], e.issuer, "/api/mobile/v1/login", map[string]any{
 					"username": name, "password": testPassword, "device_id": p.deviceID, "device_type": "ios", "device_name": "Soak phone " + name,
 				}, &r)
 				if err == nil && (status != http.StatusOK || r.Token == "") {
@@ -248,7 +217,7 @@ func TestSoakQRLogins(t *testing.T) {
 			"Authorization": "Basic " + basicCredentials(shell),
 		}
 
-		status, body, err := soakDo(ctx, pc, http.MethodPost, lb.URL+"/oauth2/device/auth", formHdr, []byte(url.Values{"scope": {"openid profile"}}.Encode()))
+		status, body, err := soakDo(ctx, pc, http.MethodPost, e.issuer+"/oauth2/device/auth", formHdr, []byte(url.Values{"scope": {"openid profile"}}.Encode()))
 		if err != nil || status != http.StatusOK {
 			fail(i, "device authorization: %d %s %v", status, body, err)
 			return
@@ -264,7 +233,7 @@ func TestSoakQRLogins(t *testing.T) {
 			"device_code": {da.DeviceCode}, "wait": {"25"}}.Encode())
 		poll := func() (pollAnswer, error) {
 			polls.Add(1)
-			status, body, err := soakDo(ctx, pc, http.MethodPost, lb.URL+"/oauth2/token", formHdr, pollForm)
+			status, body, err := soakDo(ctx, pc, http.MethodPost, e.issuer+"/oauth2/token", formHdr, pollForm)
 			a := pollAnswer{Status: status}
 			if err != nil {
 				return a, err
@@ -292,7 +261,7 @@ func TestSoakQRLogins(t *testing.T) {
 		}()
 
 		var sc scanAnswer
-		status, err = ph.call(ctx, phoneClient, lb.URL, "/api/mobile/v1/qr/scan", map[string]any{"qr": da.VerificationURIComplete}, &sc)
+		status, err = ph.call(ctx, phoneClient, e.issuer, "/api/mobile/v1/qr/scan", map[string]any{"qr": da.VerificationURIComplete}, &sc)
 		if err != nil || status != http.StatusOK || sc.ConfirmToken == "" {
 			fail(i, "scan: %d %+v %v", status, sc, err)
 			cancel() // the poll would wait for nothing
@@ -300,7 +269,7 @@ func TestSoakQRLogins(t *testing.T) {
 			return
 		}
 		var c confirmAnswer
-		status, err = ph.call(ctx, phoneClient, lb.URL, "/api/mobile/v1/qr/confirm", map[string]any{"confirm_token": sc.ConfirmToken, "approve": true}, &c)
+		status, err = ph.call(ctx, phoneClient, e.issuer, "/api/mobile/v1/qr/confirm", map[string]any{"confirm_token": sc.ConfirmToken, "approve": true}, &c)
 		if err != nil || status != http.StatusOK || c.Decision != "approved" {
 			fail(i, "confirm: %d %+v %v", status, c, err)
 			cancel()

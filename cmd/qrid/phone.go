@@ -62,20 +62,25 @@ func (p *phoneCmd) path() (string, error) {
 	return p.app.defaultStatePath()
 }
 
-// signedIn loads the state and checks that it holds a device token.
-func (p *phoneCmd) signedIn() (string, *phoneState, error) {
+// signedIn loads the state, checks that it holds a device token and returns it with
+// a mobile API client for that device.
+func (p *phoneCmd) signedIn() (string, *phoneState, *mobileClient, error) {
 	path, err := p.path()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	st, err := loadPhoneState(path)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if err := st.signedIn(); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	return path, st, nil
+	c, err := st.client()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return path, st, c, nil
 }
 
 func (p *phoneCmd) newLoginCmd() *cobra.Command {
@@ -242,11 +247,7 @@ func (p *phoneCmd) newScanCmd() *cobra.Command {
 				}
 				body["qr"] = content
 			}
-			path, st, err := p.signedIn()
-			if err != nil {
-				return err
-			}
-			c, err := st.client()
+			path, st, c, err := p.signedIn()
 			if err != nil {
 				return err
 			}
@@ -378,7 +379,7 @@ func (p *phoneCmd) newConfirmCmd(approve bool) *cobra.Command {
 		noEnv(cmd.Flags(), "match")
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		path, st, err := p.signedIn()
+		path, st, c, err := p.signedIn()
 		if err != nil {
 			return err
 		}
@@ -407,10 +408,6 @@ func (p *phoneCmd) newConfirmCmd(approve bool) *cobra.Command {
 		}
 		var ans struct {
 			Status string `json:"status"`
-		}
-		c, err := st.client()
-		if err != nil {
-			return err
 		}
 		err = c.do(cmd.Context(), http.MethodPost, "/qr/confirm", body, &ans)
 		var apiErr *apiError
@@ -444,11 +441,7 @@ func (p *phoneCmd) newDevicesCmd() *cobra.Command {
 		Short: "List the devices signed in to this account, or revoke one",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, st, err := p.signedIn()
-			if err != nil {
-				return err
-			}
-			c, err := st.client()
+			path, st, c, err := p.signedIn()
 			if err != nil {
 				return err
 			}
@@ -510,11 +503,7 @@ func (p *phoneCmd) newLogoutCmd() *cobra.Command {
 		Short: "Sign this phone out: the device token stops working",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, st, err := p.signedIn()
-			if err != nil {
-				return err
-			}
-			c, err := st.client()
+			path, st, c, err := p.signedIn()
 			if err != nil {
 				return err
 			}

@@ -276,14 +276,7 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any, optional boo
 
 // bodyError is the admin API's answer to a refused request body.
 func bodyError(e *jsonapi.BodyError) *Error {
-	code := CodeInvalidRequest
-	switch e.Problem {
-	case jsonapi.NotJSON:
-		code = CodeUnsupportedMediaType
-	case jsonapi.TooLarge:
-		code = CodeRequestTooLarge
-	}
-	return &Error{Status: e.Status(), Code: code, Message: e.Message, cause: e}
+	return &Error{Status: e.Status(), Code: e.Code(), Message: e.Message, cause: e}
 }
 
 // Responses.

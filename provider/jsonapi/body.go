@@ -51,6 +51,19 @@ func (e *BodyError) Status() int {
 	}
 }
 
+// Code is the error code that answers e in qrid's JSON APIs: unsupported_media_type
+// for NotJSON, request_too_large for TooLarge and invalid_request otherwise.
+func (e *BodyError) Code() string {
+	switch e.Problem {
+	case NotJSON:
+		return "unsupported_media_type"
+	case TooLarge:
+		return "request_too_large"
+	default:
+		return "invalid_request"
+	}
+}
+
 func bodyError(p Problem, err error, format string, args ...any) *BodyError {
 	return &BodyError{Problem: p, Message: fmt.Sprintf(format, args...), Err: err}
 }

@@ -26,14 +26,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // bodyError is the mobile API's answer to a refused request body.
 func bodyError(e *jsonapi.BodyError) *apiError {
-	code := CodeInvalidRequest
-	switch e.Problem {
-	case jsonapi.NotJSON:
-		code = CodeUnsupportedMediaType
-	case jsonapi.TooLarge:
-		code = CodeRequestTooLarge
-	}
-	return &apiError{Status: e.Status(), Code: code, Message: e.Message}
+	return &apiError{Status: e.Status(), Code: e.Code(), Message: e.Message}
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
