@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,4 +159,29 @@ func TestQRLoginReadsNoClientOnceCached(t *testing.T) {
 	if n := store.reads.Load() - before; n != 1 {
 		t.Fatalf("%d client reads after the TTL, want 1", n)
 	}
+}
+
+// TestClientDeletedElsewhere: a client deleted on another node is still in this
+// node's client cache for up to its TTL; what it asks for meanwhile cannot be stored
+// for a client that is gone, and is refused as invalid_client, not as a server
+// failure or a missing resource.
+func TestClientDeletedElsewhere(t *testing.T) {
+	backends(t, func(t *testing.T, newStore func(*testing.T) storage.Storage) {
+		q := newQREnv(t, newStore(t))
+		q.authorize(t, q.shell, "openid") // cached on this node
+		if err := clientCredentials(q.env, q.machine.ClientID, q.machine.ClientSecret); err != nil {
+			t.Fatal(err)
+		}
+		// Another node's admin deletes them: this node's cache is not told.
+		for _, id := range []string{q.shell.ClientID, q.machine.ClientID} {
+			if err := q.store.DeleteClient(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		status, body := q.postForm(t, "/oauth2/device/auth", q.shell, url.Values{"scope": {"openid"}})
+		if status != http.StatusUnauthorized || !strings.Contains(string(body), `"invalid_client"`) {
+			t.Errorf("device authorization of a client deleted elsewhere = %d %s, want 401 invalid_client", status, body)
+		}
+		assertOAuthError(t, clientCredentials(q.env, q.machine.ClientID, q.machine.ClientSecret), "invalid_client")
+	})
 }

@@ -92,6 +92,11 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusTooManyRequests, "slow_down", qr.ErrTooManyPending.Message)
 		return
 	}
+	if errors.Is(err, storage.ErrNotFound) {
+		// Deleted since this node's client cache read it (on another node).
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Unknown client.")
+		return
+	}
 	if err != nil {
 		p.log.Error("device authorization", "err", err)
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Try again in a moment.")

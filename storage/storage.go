@@ -234,7 +234,8 @@ type TokenSession struct {
 
 // TokenSessionStore keeps token sessions.
 type TokenSessionStore interface {
-	// CreateTokenSession stores s; ErrConflict if (Kind, Signature) exists.
+	// CreateTokenSession stores s; ErrConflict if (Kind, Signature) exists,
+	// ErrNotFound if s.ClientID names no client.
 	CreateTokenSession(ctx context.Context, s TokenSession) error
 	// GetTokenSession returns the session, active or not.
 	GetTokenSession(ctx context.Context, kind TokenKind, signature string) (TokenSession, error)

@@ -513,28 +513,16 @@ func (s *Service) Poll(ctx context.Context, clientID, deviceCode string, wait ti
 		if sess.ExpiresAt.Before(until) {
 			until = sess.ExpiresAt
 		}
+		w := &Waiting{id: id, changed: changed, until: until}
 		if ctx.Value(deferWaitKey{}) != nil {
-			return PollResult{}, &Waiting{id: id, changed: changed, until: until}
+			return PollResult{}, w
 		}
-		timer := time.NewTimer(until.Sub(now))
-		s.held.Add(1)
-		select {
-		case <-changed:
-			timer.Stop()
-			// Answer the news (scanned, approved, denied) at once.
-			woken = true
-		case <-timer.C:
-			deadline = now // answer now (expired_token if it expired)
-		case <-s.draining:
-			timer.Stop()
-			deadline = now
-		case <-ctx.Done():
-			timer.Stop()
-			s.held.Add(-1)
-			s.hub.PollAnswered(id, s.cfg.Now(), false)
-			return PollResult{}, ctx.Err()
+		if err := s.Wait(ctx, w); err != nil {
+			return PollResult{}, err
 		}
-		s.held.Add(-1)
+		// Answer at once: the news (scanned, approved, denied), the end of the wait
+		// (expired_token if the session expired), or the drain.
+		woken = true
 	}
 }
 

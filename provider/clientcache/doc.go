@@ -26,9 +26,11 @@
 // client (admin.Service.OnClientChanged), so on the node that made the change a
 // deleted client, an old secret, a removed redirect URI or grant stops working at
 // once. Other nodes are not told: they see the change when their entry expires, so
-// for at most the TTL a deleted client, or a secret just rotated away, keeps working
-// there, and a client just created may still be unknown there. The tokens of a
-// deleted client are not affected by this: they are deleted with it.
+// for at most the TTL a secret just rotated away keeps working there, a deleted
+// client still authenticates there (though nothing can be stored for it any more:
+// its token and QR session inserts fail, and are refused as invalid_client), and a
+// client just created may still be unknown there. The tokens of a deleted client are
+// not affected by this: they are deleted with it.
 //
 // Reads made inside a store transaction should not go through the cache: a shared
 // read run by another request could wait for a lock that transaction holds. See

@@ -249,6 +249,11 @@ func (s *Store) create(ctx context.Context, kind storage.TokenKind, signature st
 		CreatedAt: now,
 		ExpiresAt: expires,
 	})
+	if errors.Is(err, storage.ErrNotFound) {
+		// The client was deleted since it authenticated (on another node, whose
+		// deletion this node's client cache has not heard of yet).
+		return fmt.Errorf("%w: %w", fosite.ErrInvalidClient.WithHint("The client no longer exists."), err)
+	}
 	return translate(err)
 }
 

@@ -15,6 +15,9 @@ func (s *Store) CreateTokenSession(ctx context.Context, ts storage.TokenSession)
 		if _, ok := d.tokenSessions[tokenKey{ts.Kind, ts.Signature}]; ok {
 			return storage.ErrConflict
 		}
+		if _, ok := d.clients[ts.ClientID]; !ok {
+			return storage.ErrNotFound
+		}
 		d.putTokenSession(u, cloneTokenSession(ts))
 		return nil
 	})

@@ -46,6 +46,14 @@ func tokenSessionScenarios() []scenario {
 			must(t, err, "GetTokenSession")
 			assertSame(t, "session after conflict", want, got)
 		}},
+		{"create_for_an_unknown_client_not_found", func(t *testing.T, s storage.Storage) {
+			// The client was deleted meanwhile (on another node, say).
+			mustCreateOwners(t, s, []string{"c1"}, nil)
+			ts := sampleTokenSession(storage.KindAccessToken, "a1", "r1", "gone", "")
+			mustBe(t, s.CreateTokenSession(t.Context(), ts), storage.ErrNotFound, "CreateTokenSession for an unknown client")
+			_, err := s.GetTokenSession(t.Context(), storage.KindAccessToken, "a1")
+			mustBe(t, err, storage.ErrNotFound, "GetTokenSession of the refused session")
+		}},
 		{"same_signature_other_kind_is_another_session", func(t *testing.T, s storage.Storage) {
 			mustCreateOwners(t, s, []string{"c1"}, []string{"u1"})
 			access := sampleTokenSession(storage.KindAccessToken, "same", "r1", "c1", "u1")
