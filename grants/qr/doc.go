@@ -30,7 +30,12 @@
 // audit event of a step is written by the same statement as the step. Token delivery
 // consumes the session in the transaction that stores the tokens.
 //
-// Departure from DESIGN §4: polling intervals (slow_down) are kept per node, so a
+// Departures from DESIGN §4: polling intervals (slow_down) are kept per node, so a
 // client whose polls a load balancer spreads over several nodes is held to the
-// interval on each node separately.
+// interval on each node separately. And every state change is published except the
+// last, consumption (storage.SwapQRSession): whoever waits on a session was woken by
+// its approval already, a node that still holds it as approved learns otherwise when
+// its own swap fails, and on PostgreSQL a notification sent by token delivery's
+// synchronous transaction would hold the database-wide notification lock through
+// its WAL flush, queueing every other QR step behind it.
 package qr
