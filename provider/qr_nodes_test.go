@@ -203,31 +203,7 @@ func TestQRRacesAcrossNodes(t *testing.T) {
 			t.Fatalf("confirm: %+v", c)
 		}
 		heardOf()
-		var tokens atomic.Int32
-		answers := make(chan pollAnswer, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				a := q.pollWith(t, clients[i%2], shell, da.DeviceCode, 0)
-				if a.AccessToken != "" {
-					tokens.Add(1)
-				}
-				answers <- a
-			})
-		}
-		close(start)
-		wg.Wait()
-		close(answers)
-		if tokens.Load() != 1 {
-			t.Fatalf("%d of %d polls spread over two nodes got tokens, want exactly 1", tokens.Load(), n)
-		}
-		for a := range answers {
-			if a.AccessToken == "" && a.Error != "invalid_grant" {
-				t.Errorf("a losing poll got %+v, want invalid_grant", a)
-			}
-		}
+		pollRace(t, n, func(i int) pollAnswer { return q.pollWith(t, clients[i%2], shell, da.DeviceCode, 0) })
 	})
 
 	t.Run("long_polls_woken_on_both_nodes", func(t *testing.T) {

@@ -550,7 +550,7 @@ func TestQRRaces(t *testing.T) {
 		sc := alice.scan(t, da.VerificationURIComplete)
 
 		const n = 50
-		var wins, tokens atomic.Int32
+		var wins atomic.Int32
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for range n {
@@ -567,30 +567,39 @@ func TestQRRaces(t *testing.T) {
 			t.Fatalf("%d of %d concurrent confirms won, want exactly 1", wins.Load(), n)
 		}
 
-		start = make(chan struct{})
-		answers := make(chan pollAnswer, n)
-		for range n {
-			wg.Go(func() {
-				<-start
-				a := q.poll(t, q.shell, da.DeviceCode, 0)
-				if a.AccessToken != "" {
-					tokens.Add(1)
-				}
-				answers <- a
-			})
-		}
-		close(start)
-		wg.Wait()
-		close(answers)
-		if tokens.Load() != 1 {
-			t.Fatalf("%d of %d concurrent polls got tokens, want exactly 1", tokens.Load(), n)
-		}
-		for a := range answers {
-			if a.AccessToken == "" && a.Error != "invalid_grant" {
-				t.Errorf("a losing poll got %+v, want invalid_grant", a)
-			}
-		}
+		pollRace(t, n, func(int) pollAnswer { return q.poll(t, q.shell, da.DeviceCode, 0) })
 	})
+}
+
+// pollRace runs n polls at once (poll(i) is the i-th) of one approved session and
+// checks DESIGN §4: exactly one gets tokens, every other invalid_grant.
+func pollRace(t *testing.T, n int, poll func(i int) pollAnswer) {
+	t.Helper()
+	var tokens atomic.Int32
+	answers := make(chan pollAnswer, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			a := poll(i)
+			if a.AccessToken != "" {
+				tokens.Add(1)
+			}
+			answers <- a
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(answers)
+	if tokens.Load() != 1 {
+		t.Fatalf("%d of %d concurrent polls got tokens, want exactly 1", tokens.Load(), n)
+	}
+	for a := range answers {
+		if a.AccessToken == "" && a.Error != "invalid_grant" {
+			t.Errorf("a losing poll got %+v, want invalid_grant", a)
+		}
+	}
 }
 
 // TestAdminRevokesDevice: an admin lists a user's devices and revokes one; its
